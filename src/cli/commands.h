@@ -1,0 +1,17 @@
+// The subcommands of the `patternnet` program; each lives in its own cmd_*.cpp file and
+// registers its options on the CLI11 app. main.cpp parses, runs the chosen one and turns a
+// pn::Error into a message on stderr and exit code 1.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace pn::cli {
+
+using Runner = std::function<int()>;
+
+// Adds the subcommand to app; the returned runner is valid once app has parsed.
+Runner add_selfcheck(CLI::App& app);
+
+}  // namespace pn::cli

@@ -1,0 +1,184 @@
+#include "pn/kernels/conv.h"
+
+#include "pn/core/aligned_buffer.h"
+#include "pn/core/error.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace pn::kernels {
+namespace {
+
+// Bound on the im2col scratch: large enough that the GEMMs see long K and N (efficient), small
+// enough to stay far below the activations themselves.
+constexpr std::int64_t kColBudgetFloats = std::int64_t{8} << 20;  // 32 MiB
+
+std::int64_t band_rows(const ConvGeom& g) {
+  const std::int64_t per_row = std::max<std::int64_t>(1, g.patch() * g.out_w);
+  return std::clamp<std::int64_t>(kColBudgetFloats / per_row, 1, g.out_h);
+}
+
+// A 1x1, stride-1, unpadded convolution reads the image itself as its im2col matrix.
+bool is_pointwise(const ConvGeom& g) {
+  return g.kernel_h == 1 && g.kernel_w == 1 && g.stride == 1 && g.pad == 0;
+}
+
+float* scratch(std::int64_t floats) {
+  thread_local AlignedBuffer buffer;
+  if (buffer.size() < floats) buffer = AlignedBuffer(floats);
+  return buffer.data();
+}
+
+}  // namespace
+
+ConvGeom make_conv_geom(std::int64_t batch, std::int64_t in_c, std::int64_t in_h, std::int64_t in_w,
+                        std::int64_t out_c, std::int64_t kernel_h, std::int64_t kernel_w, std::int64_t stride,
+                        std::int64_t pad) {
+  if (batch < 0 || in_c <= 0 || in_h <= 0 || in_w <= 0 || out_c <= 0 || kernel_h <= 0 || kernel_w <= 0) {
+    throw Error("conv2d: sizes must be positive (batch {}, in_channels {}, input {}x{}, out_channels {}, kernel {}x{})",
+                batch, in_c, in_h, in_w, out_c, kernel_h, kernel_w);
+  }
+  if (stride <= 0) throw Error("conv2d: stride must be positive, got {}", stride);
+  if (pad < 0) throw Error("conv2d: padding must be non-negative, got {}", pad);
+  if (in_h + 2 * pad < kernel_h || in_w + 2 * pad < kernel_w) {
+    throw Error("conv2d: kernel {}x{} does not fit input {}x{} with padding {}", kernel_h, kernel_w, in_h, in_w, pad);
+  }
+  ConvGeom g;
+  g.batch = batch;
+  g.in_c = in_c;
+  g.in_h = in_h;
+  g.in_w = in_w;
+  g.out_c = out_c;
+  g.kernel_h = kernel_h;
+  g.kernel_w = kernel_w;
+  g.stride = stride;
+  g.pad = pad;
+  g.out_h = (in_h + 2 * pad - kernel_h) / stride + 1;
+  g.out_w = (in_w + 2 * pad - kernel_w) / stride + 1;
+  return g;
+}
+
+void im2col(const ConvGeom& g, const float* x, std::int64_t row0, std::int64_t rows, float* col) {
+  const std::int64_t cols = rows * g.out_w;
+  for (std::int64_t c = 0; c < g.in_c; ++c) {
+    for (std::int64_t ky = 0; ky < g.kernel_h; ++ky) {
+      for (std::int64_t kx = 0; kx < g.kernel_w; ++kx) {
+        float* dst = col + ((c * g.kernel_h + ky) * g.kernel_w + kx) * cols;
+        for (std::int64_t r = 0; r < rows; ++r) {
+          const std::int64_t iy = (row0 + r) * g.stride + ky - g.pad;
+          float* out = dst + r * g.out_w;
+          if (iy < 0 || iy >= g.in_h) {
+            std::fill_n(out, g.out_w, 0.0f);
+            continue;
+          }
+          const float* src = x + (c * g.in_h + iy) * g.in_w;
+          for (std::int64_t ox = 0; ox < g.out_w; ++ox) {
+            const std::int64_t ix = ox * g.stride + kx - g.pad;
+            out[ox] = (ix >= 0 && ix < g.in_w) ? src[ix] : 0.0f;
+          }
+        }
+      }
+    }
+  }
+}
+
+void col2im(const ConvGeom& g, const float* col, std::int64_t row0, std::int64_t rows, float* dx) {
+  const std::int64_t cols = rows * g.out_w;
+  for (std::int64_t c = 0; c < g.in_c; ++c) {
+    for (std::int64_t ky = 0; ky < g.kernel_h; ++ky) {
+      for (std::int64_t kx = 0; kx < g.kernel_w; ++kx) {
+        const float* src = col + ((c * g.kernel_h + ky) * g.kernel_w + kx) * cols;
+        for (std::int64_t r = 0; r < rows; ++r) {
+          const std::int64_t iy = (row0 + r) * g.stride + ky - g.pad;
+          if (iy < 0 || iy >= g.in_h) continue;
+          float* out = dx + (c * g.in_h + iy) * g.in_w;
+          const float* in = src + r * g.out_w;
+          for (std::int64_t ox = 0; ox < g.out_w; ++ox) {
+            const std::int64_t ix = ox * g.stride + kx - g.pad;
+            if (ix >= 0 && ix < g.in_w) out[ix] += in[ox];
+          }
+        }
+      }
+    }
+  }
+}
+
+void conv2d_forward(const KernelTable& t, const ConvGeom& g, const float* x, const float* w, const float* bias,
+                    float* y) {
+  const std::int64_t D = g.patch(), P = g.positions();
+  const std::int64_t band = band_rows(g);
+  float* col = is_pointwise(g) ? nullptr : scratch(D * band * g.out_w);
+  for (std::int64_t n = 0; n < g.batch; ++n) {
+    const float* xn = x + n * g.in_c * g.in_h * g.in_w;
+    float* yn = y + n * g.out_c * P;
+    for (std::int64_t row0 = 0; row0 < g.out_h; row0 += band) {
+      const std::int64_t rows = std::min(band, g.out_h - row0);
+      const std::int64_t cols = rows * g.out_w;
+      const float* b = xn + row0 * g.out_w;
+      std::int64_t ldb = P;
+      if (col) {
+        im2col(g, xn, row0, rows, col);
+        b = col;
+        ldb = cols;
+      }
+      // y[n][:, band] (O x cols, row stride P) = W (O x D) · col (D x cols)
+      gemm(t, GemmArgs{false, false, g.out_c, cols, D, w, D, b, ldb, yn + row0 * g.out_w, P, false});
+    }
+  }
+  if (bias) t.bias_add(y, bias, g.batch, g.out_c, P);
+}
+
+void conv2d_backward_data(const KernelTable& t, const ConvGeom& g, const float* dy, const float* w, float* dx) {
+  const std::int64_t D = g.patch(), P = g.positions();
+  const std::int64_t in_size = g.in_c * g.in_h * g.in_w;
+  if (is_pointwise(g)) {
+    for (std::int64_t n = 0; n < g.batch; ++n) {
+      // dx[n] (C x P) = Wᵀ (C x O) · dy[n] (O x P)
+      gemm(t, GemmArgs{true, false, g.in_c, P, g.out_c, w, D, dy + n * g.out_c * P, P, dx + n * in_size, P, false});
+    }
+    return;
+  }
+  const std::int64_t band = band_rows(g);
+  float* col = scratch(D * band * g.out_w);
+  std::fill_n(dx, g.batch * in_size, 0.0f);
+  for (std::int64_t n = 0; n < g.batch; ++n) {
+    for (std::int64_t row0 = 0; row0 < g.out_h; row0 += band) {
+      const std::int64_t rows = std::min(band, g.out_h - row0);
+      const std::int64_t cols = rows * g.out_w;
+      // col (D x cols) = Wᵀ (D x O) · dy[n][:, band] (O x cols, row stride P)
+      gemm(t, GemmArgs{true, false, D, cols, g.out_c, w, D, dy + n * g.out_c * P + row0 * g.out_w, P, col, cols,
+                       false});
+      col2im(g, col, row0, rows, dx + n * in_size);
+    }
+  }
+}
+
+void conv2d_backward_weight(const KernelTable& t, const ConvGeom& g, const float* x, const float* dy, float* dw,
+                            float* dbias, bool accumulate) {
+  const std::int64_t D = g.patch(), P = g.positions();
+  const std::int64_t in_size = g.in_c * g.in_h * g.in_w;
+  const std::int64_t band = band_rows(g);
+  float* col = is_pointwise(g) ? nullptr : scratch(D * band * g.out_w);
+  bool acc = accumulate;
+  if (g.batch == 0 && !accumulate) std::fill_n(dw, g.out_c * D, 0.0f);
+  for (std::int64_t n = 0; n < g.batch; ++n) {
+    const float* xn = x + n * in_size;
+    for (std::int64_t row0 = 0; row0 < g.out_h; row0 += band) {
+      const std::int64_t rows = std::min(band, g.out_h - row0);
+      const std::int64_t cols = rows * g.out_w;
+      const float* b = xn + row0 * g.out_w;
+      std::int64_t ldb = P;
+      if (col) {
+        im2col(g, xn, row0, rows, col);
+        b = col;
+        ldb = cols;
+      }
+      // dW (O x D) (+)= dy[n][:, band] (O x cols, row stride P) · colᵀ (cols x D)
+      gemm(t, GemmArgs{false, true, g.out_c, D, cols, dy + n * g.out_c * P + row0 * g.out_w, P, b, ldb, dw, D, acc});
+      acc = true;
+    }
+  }
+  if (dbias) t.channel_sums(dy, dbias, g.batch, g.out_c, P, accumulate);
+}
+
+}  // namespace pn::kernels

@@ -1,0 +1,86 @@
+// The kernel layer: pointer + size functions for the hot loops, one table per instruction set.
+// Chapter 1 (tensors and kernels) and chapter 10 (fast kernels). Every entry has a readable scalar
+// reference (scalar/) and SIMD versions (avx2/, avx512/) built from the same templates in simd/;
+// dispatch.cpp picks one table at run time. Signatures carry no vector types, kernels never
+// allocate and never throw: shape checks belong to the callers (pn/ops).
+#pragma once
+
+#include <cstdint>
+
+namespace pn::kernels {
+
+enum class Isa { scalar, avx2, avx512 };
+
+// C = op(A) op(B)  (+ C when accumulate), all row-major.
+// op(A) is M x K: A itself (stored M x K, leading dimension lda) or, with trans_a, the transpose
+// of A stored K x M. op(B) is K x N in the same way. C is M x N with leading dimension ldc.
+// The three orientations of a layer: forward C = A Bᵀ (x Wᵀ), backward-data C = A B (dy W),
+// backward-weight C = Aᵀ B (dyᵀ x).
+struct GemmArgs {
+  bool trans_a = false;
+  bool trans_b = false;
+  std::int64_t m = 0, n = 0, k = 0;
+  const float* a = nullptr;
+  std::int64_t lda = 0;
+  const float* b = nullptr;
+  std::int64_t ldb = 0;
+  float* c = nullptr;
+  std::int64_t ldc = 0;
+  bool accumulate = false;
+};
+
+// Pooling over planes (N*C of them) of size h x w with a square window, no padding.
+// out_h = (h - kernel) / stride + 1 (floor), likewise out_w.
+struct PoolGeom {
+  std::int64_t planes = 0, h = 0, w = 0;
+  std::int64_t kernel = 0, stride = 0;
+  std::int64_t out_h = 0, out_w = 0;
+};
+
+struct KernelTable {
+  Isa isa;
+  const char* name;
+
+  // Floats of scratch space gemm() needs for a call with the given number of threads.
+  std::int64_t (*gemm_workspace)(int threads);
+  // OpenMP-parallel over the calling team's threads; deterministic for a given thread count.
+  void (*gemm)(const GemmArgs& args, float* workspace);
+
+  // y[i] = max(x[i], 0). y may alias x.
+  void (*relu_forward)(const float* x, float* y, std::int64_t n);
+  // dx[i] = gate[i] > 0 ? dy[i] : 0 (the gate is the pre-activation). dx may alias dy.
+  void (*relu_backward)(const float* dy, const float* gate, float* dx, std::int64_t n);
+  // x[(o*channels + c)*inner + i] += bias[c]: a dense layer has inner = 1, a conv layer inner = H*W.
+  void (*bias_add)(float* x, const float* bias, std::int64_t outer, std::int64_t channels, std::int64_t inner);
+  // out[c] (+)= sum over o and i of x[(o*channels + c)*inner + i]: column sums (inner = 1) and the
+  // per-channel sums of a conv bias gradient.
+  void (*channel_sums)(const float* x, float* out, std::int64_t outer, std::int64_t channels, std::int64_t inner,
+                       bool accumulate);
+
+  // y = window maxima; argmax[o] = flat index (row*w + col) inside the plane of the first maximum
+  // in row-major window order, so ties resolve identically in every table.
+  void (*maxpool_forward)(const PoolGeom& g, const float* x, float* y, std::int32_t* argmax);
+  // dx = 0, then dx[argmax] += dy for every output (overlapping windows accumulate).
+  void (*maxpool_backward)(const PoolGeom& g, const float* dy, const std::int32_t* argmax, float* dx);
+  // y = window mean.
+  void (*avgpool_forward)(const PoolGeom& g, const float* x, float* y);
+  // dx = 0, then every input of a window receives dy / kernel².
+  void (*avgpool_backward)(const PoolGeom& g, const float* dy, float* dx);
+};
+
+// The tables compiled into this binary. table_for() throws pn::Error when the CPU lacks the
+// instruction set or the build left it out (PN_SIMD=OFF).
+const KernelTable& scalar_table();
+const KernelTable& table_for(Isa isa);
+bool isa_supported(Isa isa);  // built in and supported by this CPU and OS
+const char* isa_name(Isa isa);
+
+// The table chosen once per process: PN_ISA=scalar|avx2|avx512 when set (a misspelled or
+// unsupported value is a pn::Error), otherwise the best supported one.
+const KernelTable& active();
+
+// C = op(A) op(B) (+C) through the active table with a per-thread cached workspace.
+void gemm(const GemmArgs& args);
+void gemm(const KernelTable& table, const GemmArgs& args);
+
+}  // namespace pn::kernels
