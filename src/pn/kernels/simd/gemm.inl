@@ -29,14 +29,16 @@ inline void pack_a(const GemmArgs& g, std::int64_t i0, std::int64_t mr, std::int
       for (; i < mr; ++i) dst[i] = src[i];
       for (; i < kMR; ++i) dst[i] = 0.0f;
     }
-  } else {  // op(A)(i, k) = a[i*lda + k]: read each row contiguously, write with stride kMR
-    for (std::int64_t i = 0; i < kMR; ++i) {
-      if (i < mr) {
-        const float* src = g.a + (i0 + i) * g.lda + k0;
-        for (std::int64_t k = 0; k < kc; ++k) out[k * kMR + i] = src[k];
-      } else {
-        for (std::int64_t k = 0; k < kc; ++k) out[k * kMR + i] = 0.0f;
-      }
+  } else if (mr == kMR) {  // op(A)(i, k) = a[i*lda + k]: kMR row streams, written in k order
+    const float* rows[kMR];
+    for (int i = 0; i < kMR; ++i) rows[i] = g.a + (i0 + i) * g.lda + k0;
+    for (std::int64_t k = 0; k < kc; ++k) {
+#pragma GCC unroll 32
+      for (int i = 0; i < kMR; ++i) out[k * kMR + i] = rows[i][k];
+    }
+  } else {
+    for (std::int64_t k = 0; k < kc; ++k) {
+      for (std::int64_t i = 0; i < kMR; ++i) out[k * kMR + i] = i < mr ? g.a[(i0 + i) * g.lda + k0 + k] : 0.0f;
     }
   }
 }
@@ -56,15 +58,30 @@ inline void pack_b(const GemmArgs& g, std::int64_t j0, std::int64_t nr, std::int
         for (; j < kNR; ++j) dst[j] = 0.0f;
       }
     }
-  } else {  // op(B)(k, j) = b[j*ldb + k]: read each column of op(B) contiguously
-    for (std::int64_t j = 0; j < kNR; ++j) {
-      if (j < nr) {
-        const float* src = g.b + (j0 + j) * g.ldb + k0;
-        for (std::int64_t k = 0; k < kc; ++k) out[k * kNR + j] = src[k];
-      } else {
-        for (std::int64_t k = 0; k < kc; ++k) out[k * kNR + j] = 0.0f;
-      }
+  } else if (nr == kNR) {  // op(B)(k, j) = b[j*ldb + k]: kNR column streams, written in k order
+    const float* cols[kNR];
+    for (int j = 0; j < kNR; ++j) cols[j] = g.b + (j0 + j) * g.ldb + k0;
+    for (std::int64_t k = 0; k < kc; ++k) {
+#pragma GCC unroll 32
+      for (int j = 0; j < kNR; ++j) out[k * kNR + j] = cols[j][k];
     }
+  } else {
+    for (std::int64_t k = 0; k < kc; ++k) {
+      for (std::int64_t j = 0; j < kNR; ++j) out[k * kNR + j] = j < nr ? g.b[(j0 + j) * g.ldb + k0 + k] : 0.0f;
+    }
+  }
+}
+
+// One step of k: the row of B in kNV registers, each A value broadcast against it.
+inline void micro_step(Vec (&acc)[kMR][kNV], const float* __restrict ap, const float* __restrict bp) {
+  Vec b[kNV];
+#pragma GCC unroll 4
+  for (int v = 0; v < kNV; ++v) b[v] = Vec::load(bp + v * Vec::width);
+#pragma GCC unroll 32
+  for (int i = 0; i < kMR; ++i) {
+    const Vec a = Vec::broadcast(ap + i);
+#pragma GCC unroll 4
+    for (int v = 0; v < kNV; ++v) acc[i][v] = Vec::fma(a, b[v], acc[i][v]);
   }
 }
 
@@ -79,17 +96,20 @@ inline void micro_kernel(std::int64_t kc, const float* __restrict ap, const floa
 
   for (int i = 0; i < kMR; ++i) __builtin_prefetch(c + i * ldc, 1);
 
-  for (std::int64_t k = 0; k < kc; ++k) {
-    Vec b[kNV];
-#pragma GCC unroll 4
-    for (int v = 0; v < kNV; ++v) b[v] = Vec::load(bp + v * Vec::width);
-    __builtin_prefetch(bp + 8 * kNR);
-#pragma GCC unroll 32
-    for (int i = 0; i < kMR; ++i) {
-      const Vec a = Vec::broadcast(ap + i);
-#pragma GCC unroll 4
-      for (int v = 0; v < kNV; ++v) acc[i][v] = Vec::fma(a, b[v], acc[i][v]);
-    }
+  // Unrolled by four so that loop control is a small share of the issue slots; one prefetch per
+  // four steps pulls the packed B panel a few cache lines ahead.
+  std::int64_t k = 0;
+  for (; k + 4 <= kc; k += 4) {
+    __builtin_prefetch(bp + 16 * kNR);
+    micro_step(acc, ap, bp);
+    micro_step(acc, ap + kMR, bp + kNR);
+    micro_step(acc, ap + 2 * kMR, bp + 2 * kNR);
+    micro_step(acc, ap + 3 * kMR, bp + 3 * kNR);
+    ap += 4 * kMR;
+    bp += 4 * kNR;
+  }
+  for (; k < kc; ++k) {
+    micro_step(acc, ap, bp);
     ap += kMR;
     bp += kNR;
   }
@@ -159,24 +179,31 @@ inline void gemm(const GemmArgs& g, float* workspace) {
     float* apack = workspace + kKC * kNC + static_cast<std::int64_t>(tid) * (kMC * kKC + kMR * kNR + 16);
     float* edge = apack + kMC * kKC;
 
-    // Row blocks: at most kMC high, their count a multiple of the team size so that the static
-    // schedule gives every thread the same work. When there are fewer row blocks than threads
-    // (a short, wide product), the panels of each block are split among the threads instead.
-    std::int64_t n_ic = ceil_div(g.m, kMC);
+    // Row blocks: at most kMC high and their count a multiple of the team size; the kMR-row
+    // micro-rows are dealt out evenly so that the static schedule gives every thread the same
+    // work. When there are fewer row blocks than threads (a short, wide product), the panels of
+    // each block are split among the threads instead.
+    const std::int64_t micro_rows = ceil_div(g.m, kMR);
+    std::int64_t n_ic = ceil_div(micro_rows, kMC / kMR);
     std::int64_t split = 1;
     if (n_ic < threads) {
       split = threads;
     } else {
       n_ic = ceil_div(n_ic, threads) * threads;
     }
-    const std::int64_t mc_step = ceil_div(ceil_div(g.m, n_ic), kMR) * kMR;
-    n_ic = ceil_div(g.m, mc_step);
+    if (n_ic > micro_rows) n_ic = micro_rows;
+    const auto block_row = [&](std::int64_t b) { return imin(g.m, (micro_rows * b / n_ic) * kMR); };
 
-    for (std::int64_t jc = 0; jc < g.n; jc += kNC) {
-      const std::int64_t nc = imin(kNC, g.n - jc);
+    // Column blocks and K slices are cut evenly (N = 4096 becomes two blocks of 2048, not 4080
+    // and a 16-wide sliver that would repack all of A for almost no work).
+    const std::int64_t nc_step = ceil_div(ceil_div(g.n, ceil_div(g.n, kNC)), kNR) * kNR;
+    const std::int64_t kc_step = ceil_div(g.k, ceil_div(g.k, kKC));
+
+    for (std::int64_t jc = 0; jc < g.n; jc += nc_step) {
+      const std::int64_t nc = imin(nc_step, g.n - jc);
       const std::int64_t panels = ceil_div(nc, kNR);
-      for (std::int64_t pc = 0; pc < g.k; pc += kKC) {
-        const std::int64_t kc = imin(kKC, g.k - pc);
+      for (std::int64_t pc = 0; pc < g.k; pc += kc_step) {
+        const std::int64_t kc = imin(kc_step, g.k - pc);
         const bool load_c = g.accumulate || pc > 0;
 
 #pragma omp for schedule(static)
@@ -186,9 +213,9 @@ inline void gemm(const GemmArgs& g, float* workspace) {
 
 #pragma omp for schedule(static)
         for (std::int64_t item = 0; item < n_ic * split; ++item) {
-          const std::int64_t ic = (item / split) * mc_step;
+          const std::int64_t ic = block_row(item / split);
           const std::int64_t part = item % split;
-          const std::int64_t mc = imin(mc_step, g.m - ic);
+          const std::int64_t mc = block_row(item / split + 1) - ic;
           const std::int64_t p_begin = panels * part / split;
           const std::int64_t p_end = panels * (part + 1) / split;
           if (p_begin == p_end) continue;
