@@ -8,9 +8,7 @@
 // B block, kKC x kNC, lives in L3), the K axis into kKC slices, and the rows into kMC-high blocks
 // (packed A, kMC x kKC, lives in L2). The micro-kernel keeps a kMR x (kNV * width) tile of C in
 // registers and streams one column of the packed A panel and one row of the packed B panel per
-// step of k, both from L1. The row blocks are shared out among the OpenMP threads with a static
-// schedule, every element of C is summed in the same order whatever the thread count, so the
-// result is bit-identical between runs.
+// step of k, both from L1. Threads split C into bands (see gemm() at the end).
 
 constexpr std::int64_t kNR = kNV * Vec::width;
 
@@ -43,6 +41,26 @@ inline void pack_a(const GemmArgs& g, std::int64_t i0, std::int64_t mr, std::int
   }
 }
 
+// Packs the whole row block ic..ic+mc of op(A) (kMR-row panels, each kc x kMR). For a transposed
+// A the rows of the block are contiguous in memory, so walk k outermost and read each row once.
+inline void pack_a_block(const GemmArgs& g, std::int64_t ic, std::int64_t mc, std::int64_t k0, std::int64_t kc,
+                         float* __restrict out) {
+  if (!g.trans_a) {
+    for (std::int64_t ir = 0; ir < mc; ir += kMR) pack_a(g, ic + ir, imin(kMR, mc - ir), k0, kc, out + ir * kc);
+    return;
+  }
+  const std::int64_t full = mc / kMR * kMR;
+  for (std::int64_t k = 0; k < kc; ++k) {
+    const float* src = g.a + (k0 + k) * g.lda + ic;
+    for (std::int64_t ir = 0; ir < full; ir += kMR) {
+      float* dst = out + ir * kc + k * kMR;
+#pragma GCC unroll 32
+      for (int i = 0; i < kMR; ++i) dst[i] = src[ir + i];
+    }
+  }
+  if (full < mc) pack_a(g, ic + full, mc - full, k0, kc, out + full * kc);
+}
+
 // Packs columns j0..j0+nr of op(B), rows k0..k0+kc, as kc rows of kNR values (zero-padded).
 inline void pack_b(const GemmArgs& g, std::int64_t j0, std::int64_t nr, std::int64_t k0, std::int64_t kc,
                    float* __restrict out) {
@@ -70,6 +88,27 @@ inline void pack_b(const GemmArgs& g, std::int64_t j0, std::int64_t nr, std::int
       for (std::int64_t j = 0; j < kNR; ++j) out[k * kNR + j] = j < nr ? g.b[(j0 + j) * g.ldb + k0 + k] : 0.0f;
     }
   }
+}
+
+// Packs the block of op(B) for columns jc..jc+nc and rows k0..k0+kc into kNR-wide panels. For an
+// untransposed B each row of the block is contiguous, so walk k outermost: B then streams from
+// memory in address order, which the hardware prefetchers follow (B is often far larger than L3).
+inline void pack_b_block(const GemmArgs& g, std::int64_t jc, std::int64_t nc, std::int64_t k0, std::int64_t kc,
+                         float* __restrict out) {
+  const std::int64_t full = nc / kNR;
+  if (!g.trans_b) {
+    for (std::int64_t k = 0; k < kc; ++k) {
+      const float* src = g.b + (k0 + k) * g.ldb + jc;
+      for (std::int64_t p = 0; p < full; ++p) {
+        float* dst = out + p * kc * kNR + k * kNR;
+#pragma GCC unroll 4
+        for (int v = 0; v < kNV; ++v) Vec::loadu(src + p * kNR + v * Vec::width).store(dst + v * Vec::width);
+      }
+    }
+  } else {
+    for (std::int64_t p = 0; p < full; ++p) pack_b(g, jc + p * kNR, kNR, k0, kc, out + p * kc * kNR);
+  }
+  if (full * kNR < nc) pack_b(g, jc + full * kNR, nc - full * kNR, k0, kc, out + full * kc * kNR);
 }
 
 // One step of k: the row of B in kNV registers, each A value broadcast against it.
@@ -156,10 +195,55 @@ inline void macro_kernel(const GemmArgs& g, std::int64_t ic, std::int64_t mc, st
   }
 }
 
-inline std::int64_t gemm_workspace(int threads) {
-  return kKC * kNC + static_cast<std::int64_t>(threads) * (kMC * kKC + kMR * kNR + 16);
+constexpr std::int64_t kThreadWorkspace = kKC * kNC + kMC * kKC + kMR * kNR + 16;
+
+inline std::int64_t gemm_workspace(int threads) { return static_cast<std::int64_t>(threads) * kThreadWorkspace; }
+
+// One thread's product, blocked as described at the top of this file. workspace holds the packed
+// B block, the packed A block and the scratch tile of partial micro-tiles.
+inline void gemm_serial(const GemmArgs& g, float* workspace) {
+  float* bpack = workspace;
+  float* apack = workspace + kKC * kNC;
+  float* edge = apack + kMC * kKC;
+
+  // Blocks are cut evenly (N = 4096 becomes two blocks of 2048, not 4080 and a 16-wide sliver
+  // that would repack all of A for almost no work).
+  const std::int64_t nc_step = ceil_div(ceil_div(g.n, ceil_div(g.n, kNC)), kNR) * kNR;
+  const std::int64_t kc_step = ceil_div(g.k, ceil_div(g.k, kKC));
+  const std::int64_t micro_rows = ceil_div(g.m, kMR);
+  const std::int64_t mc_step = ceil_div(micro_rows, ceil_div(micro_rows, kMC / kMR)) * kMR;
+
+  for (std::int64_t jc = 0; jc < g.n; jc += nc_step) {
+    const std::int64_t nc = imin(nc_step, g.n - jc);
+    const std::int64_t panels = ceil_div(nc, kNR);
+    for (std::int64_t pc = 0; pc < g.k; pc += kc_step) {
+      const std::int64_t kc = imin(kc_step, g.k - pc);
+      const bool load_c = g.accumulate || pc > 0;
+      pack_b_block(g, jc, nc, pc, kc, bpack);
+      for (std::int64_t ic = 0; ic < g.m; ic += mc_step) {
+        const std::int64_t mc = imin(mc_step, g.m - ic);
+        pack_a_block(g, ic, mc, pc, kc, apack);
+        macro_kernel(g, ic, mc, jc, nc, kc, 0, panels, apack, bpack, load_c, edge);
+      }
+    }
+  }
 }
 
+// The product restricted to rows [i0, i1) and columns [j0, j1) of C.
+inline GemmArgs sub_problem(const GemmArgs& g, std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1) {
+  GemmArgs s = g;
+  s.m = i1 - i0;
+  s.n = j1 - j0;
+  s.a = g.trans_a ? g.a + i0 : g.a + i0 * g.lda;
+  s.b = g.trans_b ? g.b + j0 * g.ldb : g.b + j0;
+  s.c = g.c + i0 * g.ldc + j0;
+  return s;
+}
+
+// Threads share nothing: each computes a band of C's columns (or, for a product too narrow to
+// split that way, of its rows) with its own packed blocks. No barriers means one thread that the
+// operating system delays does not stall the other, and every element of C is still summed in
+// the same order, so the result is bit-identical whatever the thread count.
 inline void gemm(const GemmArgs& g, float* workspace) {
   if (g.m <= 0 || g.n <= 0) return;
   if (g.k <= 0) {
@@ -170,61 +254,28 @@ inline void gemm(const GemmArgs& g, float* workspace) {
     return;
   }
   const int team = omp_in_parallel() ? 1 : omp_get_max_threads();
-  float* bpack = workspace;
+  const double flops = 2.0 * static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k);
+  if (team <= 1 || flops < 2.0e6) {
+    gemm_serial(g, workspace);
+    return;
+  }
+  const std::int64_t col_units = ceil_div(g.n, kNR);
+  const std::int64_t row_units = ceil_div(g.m, kMR);
+  const bool by_columns = col_units >= 4 * team || col_units >= row_units;
 
 #pragma omp parallel num_threads(team)
   {
-    const int threads = omp_get_num_threads();
-    const int tid = omp_get_thread_num();
-    float* apack = workspace + kKC * kNC + static_cast<std::int64_t>(tid) * (kMC * kKC + kMR * kNR + 16);
-    float* edge = apack + kMC * kKC;
-
-    // Row blocks: at most kMC high and their count a multiple of the team size; the kMR-row
-    // micro-rows are dealt out evenly so that the static schedule gives every thread the same
-    // work. When there are fewer row blocks than threads (a short, wide product), the panels of
-    // each block are split among the threads instead.
-    const std::int64_t micro_rows = ceil_div(g.m, kMR);
-    std::int64_t n_ic = ceil_div(micro_rows, kMC / kMR);
-    std::int64_t split = 1;
-    if (n_ic < threads) {
-      split = threads;
+    const std::int64_t threads = omp_get_num_threads();
+    const std::int64_t t = omp_get_thread_num();
+    float* ws = workspace + t * kThreadWorkspace;
+    if (by_columns) {
+      const std::int64_t j0 = imin(g.n, col_units * t / threads * kNR);
+      const std::int64_t j1 = imin(g.n, col_units * (t + 1) / threads * kNR);
+      if (j0 < j1) gemm_serial(sub_problem(g, 0, g.m, j0, j1), ws);
     } else {
-      n_ic = ceil_div(n_ic, threads) * threads;
-    }
-    if (n_ic > micro_rows) n_ic = micro_rows;
-    const auto block_row = [&](std::int64_t b) { return imin(g.m, (micro_rows * b / n_ic) * kMR); };
-
-    // Column blocks and K slices are cut evenly (N = 4096 becomes two blocks of 2048, not 4080
-    // and a 16-wide sliver that would repack all of A for almost no work).
-    const std::int64_t nc_step = ceil_div(ceil_div(g.n, ceil_div(g.n, kNC)), kNR) * kNR;
-    const std::int64_t kc_step = ceil_div(g.k, ceil_div(g.k, kKC));
-
-    for (std::int64_t jc = 0; jc < g.n; jc += nc_step) {
-      const std::int64_t nc = imin(nc_step, g.n - jc);
-      const std::int64_t panels = ceil_div(nc, kNR);
-      for (std::int64_t pc = 0; pc < g.k; pc += kc_step) {
-        const std::int64_t kc = imin(kc_step, g.k - pc);
-        const bool load_c = g.accumulate || pc > 0;
-
-#pragma omp for schedule(static)
-        for (std::int64_t p = 0; p < panels; ++p) {
-          pack_b(g, jc + p * kNR, imin(kNR, nc - p * kNR), pc, kc, bpack + p * kc * kNR);
-        }
-
-#pragma omp for schedule(static)
-        for (std::int64_t item = 0; item < n_ic * split; ++item) {
-          const std::int64_t ic = block_row(item / split);
-          const std::int64_t part = item % split;
-          const std::int64_t mc = block_row(item / split + 1) - ic;
-          const std::int64_t p_begin = panels * part / split;
-          const std::int64_t p_end = panels * (part + 1) / split;
-          if (p_begin == p_end) continue;
-          for (std::int64_t ir = 0; ir < mc; ir += kMR) {
-            pack_a(g, ic + ir, imin(kMR, mc - ir), pc, kc, apack + ir * kc);
-          }
-          macro_kernel(g, ic, mc, jc, nc, kc, p_begin, p_end, apack, bpack, load_c, edge);
-        }
-      }
+      const std::int64_t i0 = imin(g.m, row_units * t / threads * kMR);
+      const std::int64_t i1 = imin(g.m, row_units * (t + 1) / threads * kMR);
+      if (i0 < i1) gemm_serial(sub_problem(g, i0, i1, 0, g.n), ws);
     }
   }
 }
