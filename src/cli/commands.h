@@ -13,5 +13,7 @@ using Runner = std::function<int()>;
 
 // Adds the subcommand to app; the returned runner is valid once app has parsed.
 Runner add_selfcheck(CLI::App& app);
+Runner add_train(CLI::App& app);
+Runner add_eval(CLI::App& app);
 
 }  // namespace pn::cli

@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   };
   try {
     add(pn::cli::add_selfcheck);
+    add(pn::cli::add_train);
+    add(pn::cli::add_eval);
   } catch (const std::exception& e) {
     fmt::print(stderr, "patternnet: internal error while setting up: {}\n", e.what());
     return 2;

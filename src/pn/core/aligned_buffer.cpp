@@ -12,10 +12,11 @@ void AlignedBuffer::Free::operator()(float* p) const noexcept { std::free(p); }
 AlignedBuffer::AlignedBuffer(std::int64_t count) : size_(count) {
   if (count < 0) throw Error("AlignedBuffer: negative element count {}", count);
   if (count == 0) return;
-  std::int64_t bytes = checked_mul(count, static_cast<std::int64_t>(sizeof(float)), "buffer size in bytes");
-  // aligned_alloc wants a multiple of the alignment; round up (checked above, so no overflow here
-  // unless within 64 bytes of INT64_MAX, which the check below also refuses).
-  if (bytes > INT64_MAX - static_cast<std::int64_t>(kAlignment)) throw Error("AlignedBuffer: {} bytes is too large", bytes);
+  if (count > (INT64_MAX - static_cast<std::int64_t>(kAlignment)) / static_cast<std::int64_t>(sizeof(float))) {
+    throw Error("out of memory: {} floats cannot be addressed", count);
+  }
+  std::int64_t bytes = count * static_cast<std::int64_t>(sizeof(float));
+  // aligned_alloc wants a multiple of the alignment; round up (the check above leaves room).
   bytes = (bytes + static_cast<std::int64_t>(kAlignment) - 1) / static_cast<std::int64_t>(kAlignment) *
           static_cast<std::int64_t>(kAlignment);
   void* p = std::aligned_alloc(kAlignment, static_cast<std::size_t>(bytes));

@@ -19,8 +19,8 @@ Shape::Shape(std::initializer_list<std::int64_t> dims) {
 void Shape::push_back(std::int64_t d) {
   if (rank_ >= kMaxRank) throw Error("shape {} cannot grow past rank {}", str(), kMaxRank);
   if (d < 0) throw Error("shape {}: dimension {} is negative ({})", str(), rank_, d);
+  checked_mul(numel(), d, "shape element count");  // refuse before changing anything
   dims_[static_cast<std::size_t>(rank_++)] = d;
-  numel();  // validates that the product still fits
 }
 
 std::int64_t Shape::dim(int i) const {

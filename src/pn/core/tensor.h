@@ -9,19 +9,25 @@
 
 #include <cstdint>
 #include <span>
+#include <utility>
 
 namespace pn {
 
 class Tensor {
 public:
-  Tensor() = default;
+  Tensor() = default;  // empty: shape (0,)
   explicit Tensor(Shape shape);                 // uninitialised values
   static Tensor zeros(Shape shape);
   static Tensor full(Shape shape, float value);
   static Tensor from(Shape shape, std::span<const float> values);  // copies; sizes must agree
 
-  Tensor(Tensor&&) noexcept = default;
-  Tensor& operator=(Tensor&&) noexcept = default;
+  // A moved-from tensor is empty: shape (0,), no storage.
+  Tensor(Tensor&& other) noexcept : shape_(std::exchange(other.shape_, Shape{0})), buffer_(std::move(other.buffer_)) {}
+  Tensor& operator=(Tensor&& other) noexcept {
+    shape_ = std::exchange(other.shape_, Shape{0});
+    buffer_ = std::move(other.buffer_);
+    return *this;
+  }
   Tensor(const Tensor&) = delete;
   Tensor& operator=(const Tensor&) = delete;
 
@@ -31,7 +37,8 @@ public:
   int rank() const { return shape_.rank(); }
   std::int64_t dim(int i) const { return shape_.dim(i); }
   std::int64_t numel() const { return shape_.numel(); }
-  bool empty() const { return numel() == 0; }
+  // True for a default-constructed tensor and for any tensor with no elements.
+  bool empty() const { return buffer_.size() == 0; }
 
   float* data() { return buffer_.data(); }
   const float* data() const { return buffer_.data(); }
@@ -55,7 +62,7 @@ public:
 private:
   std::int64_t offset(std::initializer_list<std::int64_t> index) const;
 
-  Shape shape_;
+  Shape shape_{0};  // a default tensor holds no elements
   AlignedBuffer buffer_;
 };
 

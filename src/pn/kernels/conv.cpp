@@ -40,6 +40,15 @@ ConvGeom make_conv_geom(std::int64_t batch, std::int64_t in_c, std::int64_t in_h
   }
   if (stride <= 0) throw Error("conv2d: stride must be positive, got {}", stride);
   if (pad < 0) throw Error("conv2d: padding must be non-negative, got {}", pad);
+  // Sizes come from files; bound them before any arithmetic so nothing below can overflow.
+  constexpr std::int64_t kMaxExtent = std::int64_t{1} << 30;
+  for (std::int64_t v : {batch, in_c, in_h, in_w, out_c, kernel_h, kernel_w, stride, pad}) {
+    if (v > kMaxExtent) {
+      throw Error("conv2d: size {} is out of range (batch {}, in_channels {}, input {}x{}, out_channels {}, kernel {}x{}, "
+                  "stride {}, padding {})",
+                  v, batch, in_c, in_h, in_w, out_c, kernel_h, kernel_w, stride, pad);
+    }
+  }
   if (in_h + 2 * pad < kernel_h || in_w + 2 * pad < kernel_w) {
     throw Error("conv2d: kernel {}x{} does not fit input {}x{} with padding {}", kernel_h, kernel_w, in_h, in_w, pad);
   }

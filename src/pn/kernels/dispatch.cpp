@@ -50,7 +50,12 @@ const KernelTable& choose() {
   if (env != nullptr && *env != '\0') {
     const std::string_view want(env);
     for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512}) {
-      if (want == isa_name(isa)) return table_for(isa);
+      if (want != isa_name(isa)) continue;
+      try {
+        return table_for(isa);
+      } catch (const Error& e) {
+        throw Error("PN_ISA={} cannot be honoured: {}; unset PN_ISA to choose automatically", want, e.what());
+      }
     }
     throw Error("PN_ISA='{}' is not an instruction set patternnet knows; use one of scalar, avx2, avx512", want);
   }
@@ -78,8 +83,7 @@ const KernelTable& table_for(Isa isa) {
     throw Error("instruction set {} was not built into this binary (configured with PN_SIMD=OFF)", isa_name(isa));
   }
   if (!cpu_has(isa)) {
-    throw Error("instruction set {} is not supported by this CPU (PN_ISA forces it; unset it to choose automatically)",
-                isa_name(isa));
+    throw Error("instruction set {} is not supported by this CPU", isa_name(isa));
   }
   switch (isa) {
     case Isa::scalar: return scalar_table();

@@ -15,6 +15,7 @@ std::int64_t gemm_workspace(int /*threads*/) { return 0; }
 // C = op(A) op(B) (+C). For op(B) = Bᵀ each C element is a dot product of two contiguous rows;
 // otherwise rows of B are added into the row of C (i-k-j order), which streams memory forwards.
 void gemm(const GemmArgs& g, float* /*workspace*/) {
+  if (g.k == 0 && g.accumulate) return;  // C += nothing: leave every bit of C as it is
   const auto a_at = [&](std::int64_t i, std::int64_t p) { return g.trans_a ? g.a[p * g.lda + i] : g.a[i * g.lda + p]; };
 #pragma omp parallel for schedule(static) if (g.m * g.n * g.k > 100000)
   for (std::int64_t i = 0; i < g.m; ++i) {

@@ -1,0 +1,116 @@
+#include "pn/io/idx.h"
+
+#include "pn/core/error.h"
+
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+namespace pn::io {
+namespace {
+
+struct GzCloser {
+  void operator()(gzFile_s* f) const noexcept { gzclose(f); }
+};
+
+void read_exact(gzFile f, void* out, std::size_t bytes, const std::string& path, const char* what) {
+  auto* p = static_cast<unsigned char*>(out);
+  while (bytes > 0) {
+    const unsigned chunk = static_cast<unsigned>(std::min<std::size_t>(bytes, 1u << 30));
+    const int got = gzread(f, p, chunk);
+    if (got < 0) {
+      int err = 0;
+      const char* msg = gzerror(f, &err);
+      throw Error("'{}': corrupt gzip data while reading the {} ({})", path, what, msg ? msg : "unknown zlib error");
+    }
+    if (got == 0) throw Error("'{}' ends early: the {} is incomplete", path, what);
+    p += got;
+    bytes -= static_cast<std::size_t>(got);
+  }
+}
+
+bool is_dir(const std::string& p) {
+  struct stat st{};
+  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+}  // namespace
+
+IdxArray read_idx(const std::string& path, std::int64_t max_elements) {
+  std::unique_ptr<gzFile_s, GzCloser> f(gzopen(path.c_str(), "rb"));
+  if (!f) throw Error("cannot open IDX file '{}': {}", path, std::strerror(errno));
+  unsigned char magic[4];
+  read_exact(f.get(), magic, 4, path, "IDX header");
+  if (magic[0] != 0 || magic[1] != 0) throw Error("'{}' is not an IDX file (magic bytes {:02x} {:02x})", path, magic[0], magic[1]);
+  IdxArray a;
+  a.type = magic[2];
+  if (a.type != 0x08) throw Error("'{}': IDX element type 0x{:02x} is not supported (only unsigned bytes, 0x08)", path, a.type);
+  const int rank = magic[3];
+  if (rank < 1 || rank > 4) throw Error("'{}': IDX rank {} is outside 1..4", path, rank);
+  std::int64_t n = 1;
+  for (int i = 0; i < rank; ++i) {
+    unsigned char b[4];
+    read_exact(f.get(), b, 4, path, "IDX header");
+    const std::int64_t d = (std::int64_t{b[0]} << 24) | (b[1] << 16) | (b[2] << 8) | b[3];
+    a.dims.push_back(d);
+    if (d != 0 && n > max_elements / d) throw Error("'{}': IDX dimensions exceed {} elements", path, max_elements);
+    n *= d;
+  }
+  a.data.resize(static_cast<std::size_t>(n));
+  read_exact(f.get(), a.data.data(), a.data.size(), path, "IDX data");
+  unsigned char extra;
+  if (gzread(f.get(), &extra, 1) != 0) throw Error("'{}': data continues past the {} elements the header declares", path, n);
+  return a;
+}
+
+std::string fashion_mnist_dir(const std::string& flag_value) {
+  if (!flag_value.empty()) return flag_value;
+  if (const char* env = std::getenv(kFashionMnistEnv); env != nullptr && *env != '\0') return env;
+  return kFashionMnistDefaultDir;
+}
+
+LabelledImages load_fashion_mnist(const std::string& dir, const std::string& split) {
+  if (split != "train" && split != "test") throw Error("Fashion-MNIST split must be 'train' or 'test', got '{}'", split);
+  if (!is_dir(dir)) {
+    throw Error("Fashion-MNIST folder '{}' does not exist; install the Debian package dataset-fashion-mnist "
+                "(scripts/deps does) or point --data-dir / ${} at a folder with the four IDX files",
+                dir, kFashionMnistEnv);
+  }
+  const std::string prefix = dir + "/" + (split == "train" ? "train" : "t10k");
+  const std::string images_path = prefix + "-images-idx3-ubyte.gz";
+  const std::string labels_path = prefix + "-labels-idx1-ubyte.gz";
+  for (const auto& p : {images_path, labels_path}) {
+    struct stat st{};
+    if (::stat(p.c_str(), &st) != 0) {
+      throw Error("Fashion-MNIST file '{}' is missing; the Debian package dataset-fashion-mnist provides it", p);
+    }
+  }
+  const IdxArray img = read_idx(images_path);
+  const IdxArray lab = read_idx(labels_path);
+  if (img.dims.size() != 3 || img.dims[1] != 28 || img.dims[2] != 28) {
+    throw Error("'{}': expected images of shape (N, 28, 28)", images_path);
+  }
+  if (lab.dims.size() != 1 || lab.dims[0] != img.dims[0]) {
+    throw Error("'{}' has {} labels for {} images in '{}'", labels_path, lab.dims.empty() ? 0 : lab.dims[0], img.dims[0], images_path);
+  }
+  LabelledImages out{Tensor(Shape{img.dims[0], 1, 28, 28}), {}};
+  for (std::size_t i = 0; i < img.data.size(); ++i) out.images[static_cast<std::int64_t>(i)] = static_cast<float>(img.data[i]) / 255.0f;
+  out.labels.resize(lab.data.size());
+  for (std::size_t i = 0; i < lab.data.size(); ++i) {
+    if (lab.data[i] > 9) throw Error("'{}': label {} at index {} is outside 0..9", labels_path, lab.data[i], i);
+    out.labels[i] = lab.data[i];
+  }
+  return out;
+}
+
+const std::vector<std::string>& fashion_mnist_classes() {
+  static const std::vector<std::string> names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                 "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  return names;
+}
+
+}  // namespace pn::io

@@ -1,0 +1,364 @@
+#include "pn/nn/sequential.h"
+
+#include "pn/autograd/ops.h"
+#include "pn/core/error.h"
+#include "pn/ops/ops.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <set>
+
+namespace pn::nn {
+
+const char* kind_name(Kind kind) {
+  switch (kind) {
+    case Kind::linear: return "linear";
+    case Kind::conv2d: return "conv2d";
+    case Kind::relu: return "relu";
+    case Kind::maxpool2d: return "maxpool2d";
+    case Kind::avgpool2d: return "avgpool2d";
+    case Kind::flatten: return "flatten";
+    case Kind::dropout: return "dropout";
+  }
+  return "?";
+}
+
+Kind kind_from_name(const std::string& name) {
+  for (Kind k : {Kind::linear, Kind::conv2d, Kind::relu, Kind::maxpool2d, Kind::avgpool2d, Kind::flatten, Kind::dropout}) {
+    if (name == kind_name(k)) return k;
+  }
+  throw Error("unknown layer type '{}' (known: linear, conv2d, relu, maxpool2d, avgpool2d, flatten, dropout)", name);
+}
+
+namespace {
+
+// Output shape of one sample, checking that the layer fits its input.
+Shape infer_shape(const LayerSpec& l, const Shape& in) {
+  const auto need_image = [&] {
+    if (in.rank() != 3) throw Error("layer '{}' ({}) needs an image input (C, H, W), got {}", l.name, kind_name(l.kind), in);
+  };
+  switch (l.kind) {
+    case Kind::linear:
+      if (in.rank() != 1) throw Error("layer '{}' (linear) needs a vector input; got {} (add a flatten layer before it)", l.name, in);
+      if (in[0] != l.in) throw Error("layer '{}' (linear) expects {} input features, the previous layer gives {}", l.name, l.in, in[0]);
+      if (l.out <= 0) throw Error("layer '{}' (linear): out_features must be positive, got {}", l.name, l.out);
+      return Shape{l.out};
+    case Kind::conv2d: {
+      need_image();
+      if (in[0] != l.in) throw Error("layer '{}' (conv2d) expects {} input channels, the previous layer gives {}", l.name, l.in, in[0]);
+      if (l.out <= 0 || l.kernel <= 0 || l.stride <= 0 || l.padding < 0) {
+        throw Error("layer '{}' (conv2d): out_channels {}, kernel {}, stride {}, padding {} are not all valid", l.name,
+                    l.out, l.kernel, l.stride, l.padding);
+      }
+      const Shape y = ops::conv2d_output_shape(Shape{1, in[0], in[1], in[2]}, Shape{l.out, l.in, l.kernel, l.kernel},
+                                               ops::Conv2dSpec{l.stride, l.padding});
+      return Shape{y[1], y[2], y[3]};
+    }
+    case Kind::maxpool2d:
+    case Kind::avgpool2d: {
+      need_image();
+      const Shape y = ops::pool_output_shape(Shape{1, in[0], in[1], in[2]}, ops::PoolSpec{l.kernel, l.stride}, kind_name(l.kind));
+      return Shape{y[1], y[2], y[3]};
+    }
+    case Kind::flatten: return Shape{in.numel()};
+    case Kind::relu:
+    case Kind::dropout:
+      if (l.kind == Kind::dropout && !(l.p >= 0.0f && l.p < 1.0f)) throw Error("layer '{}' (dropout): p must be in [0, 1), got {}", l.name, l.p);
+      return in;
+  }
+  return in;
+}
+
+}  // namespace
+
+Sequential::Sequential(Shape input, std::vector<LayerSpec> specs) : input_(input) {
+  if (input.rank() != 1 && input.rank() != 3) throw Error("model input must be (C, H, W) or (D), got {}", input);
+  std::set<std::string> names;
+  Shape cur = input;
+  for (auto& spec : specs) {
+    if (spec.name.empty()) throw Error("layer {} has no name", layers_.size());
+    if (!names.insert(spec.name).second) throw Error("layer name '{}' is used twice", spec.name);
+    cur = infer_shape(spec, cur);
+    Layer layer{spec, {}, {}};
+    if (spec.kind == Kind::linear) {
+      layer.weight = ag::Var::parameter(Tensor::zeros(Shape{spec.out, spec.in}));
+      layer.bias = ag::Var::parameter(Tensor::zeros(Shape{spec.out}));
+    } else if (spec.kind == Kind::conv2d) {
+      layer.weight = ag::Var::parameter(Tensor::zeros(Shape{spec.out, spec.in, spec.kernel, spec.kernel}));
+      layer.bias = ag::Var::parameter(Tensor::zeros(Shape{spec.out}));
+    }
+    layers_.push_back(std::move(layer));
+    out_shapes_.push_back(cur);
+  }
+}
+
+std::optional<std::size_t> Sequential::find(const std::string& name) const {
+  for (std::size_t i = 0; i < layers_.size(); ++i)
+    if (layers_[i].spec.name == name) return i;
+  return std::nullopt;
+}
+
+std::int64_t Sequential::num_classes() const { return out_shapes_.empty() ? input_.numel() : out_shapes_.back().numel(); }
+
+void Sequential::check_input(const Tensor& x, const char* what) const {
+  if (x.rank() != input_.rank() + 1) {
+    throw Error("{}: the model expects input of shape (N, {}), got {}", what,
+                input_.str().substr(1, input_.str().size() - 2), x.shape());
+  }
+  for (int i = 0; i < input_.rank(); ++i) {
+    if (x.dim(i + 1) != input_[i]) {
+      throw Error("{}: the model expects input of shape (N, {}), got {}", what,
+                  input_.str().substr(1, input_.str().size() - 2), x.shape());
+    }
+  }
+}
+
+Tensor Sequential::forward(const Tensor& x, Trace* trace) const {
+  check_input(x, "forward");
+  if (trace) {
+    trace->layers.clear();
+    trace->layers.resize(layers_.size());
+  }
+  Tensor cur = x.clone();
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& l = layers_[i];
+    Tensor next;
+    std::vector<std::int32_t> switches;
+    switch (l.spec.kind) {
+      case Kind::linear: next = ops::linear_forward(cur, l.weight.value(), &l.bias.value()); break;
+      case Kind::conv2d:
+        next = ops::conv2d_forward(cur, l.weight.value(), &l.bias.value(), ops::Conv2dSpec{l.spec.stride, l.spec.padding});
+        break;
+      case Kind::relu: next = ops::relu_forward(cur); break;
+      case Kind::maxpool2d: {
+        auto r = ops::maxpool2d_forward(cur, ops::PoolSpec{l.spec.kernel, l.spec.stride});
+        next = std::move(r.y);
+        switches = std::move(r.argmax);
+        break;
+      }
+      case Kind::avgpool2d: next = ops::avgpool2d_forward(cur, ops::PoolSpec{l.spec.kernel, l.spec.stride}); break;
+      case Kind::flatten: next = cur.clone().reshaped(Shape{cur.dim(0), cur.numel() / std::max<std::int64_t>(1, cur.dim(0))}); break;
+      case Kind::dropout: next = cur.clone(); break;  // inference: identity
+    }
+    if (trace) {
+      trace->layers[i].input = std::move(cur);
+      trace->layers[i].switches = std::move(switches);
+    }
+    cur = std::move(next);
+  }
+  if (trace) trace->output = cur.clone();
+  return cur;
+}
+
+ag::Var Sequential::forward(const ag::Var& x, bool training, Rng* rng) const {
+  check_input(x.value(), "forward");
+  ag::Var cur = x;
+  for (const Layer& l : layers_) {
+    switch (l.spec.kind) {
+      case Kind::linear: cur = ag::linear(cur, l.weight, l.bias); break;
+      case Kind::conv2d: cur = ag::conv2d(cur, l.weight, l.bias, ops::Conv2dSpec{l.spec.stride, l.spec.padding}); break;
+      case Kind::relu: cur = ag::relu(cur); break;
+      case Kind::maxpool2d: cur = ag::maxpool2d(cur, ops::PoolSpec{l.spec.kernel, l.spec.stride}); break;
+      case Kind::avgpool2d: cur = ag::avgpool2d(cur, ops::PoolSpec{l.spec.kernel, l.spec.stride}); break;
+      case Kind::flatten: cur = ag::flatten(cur); break;
+      case Kind::dropout: cur = ag::dropout(cur, l.spec.p, training, rng); break;
+    }
+  }
+  return cur;
+}
+
+std::vector<ag::Var> Sequential::parameters() const {
+  std::vector<ag::Var> p;
+  for (const Layer& l : layers_) {
+    if (l.spec.has_params()) {
+      p.push_back(l.weight);
+      p.push_back(l.bias);
+    }
+  }
+  return p;
+}
+
+std::int64_t Sequential::parameter_count() const {
+  std::int64_t n = 0;
+  for (const auto& v : parameters()) n += v.value().numel();
+  return n;
+}
+
+void Sequential::zero_grad() {
+  for (auto& v : parameters()) v.zero_grad();
+}
+
+void Sequential::init(Rng& rng) {
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    Layer& l = layers_[i];
+    if (!l.spec.has_params()) continue;
+    // Is the next non-shape layer a ReLU? Then He init keeps the activation variance constant.
+    bool relu_after = false;
+    for (std::size_t j = i + 1; j < layers_.size(); ++j) {
+      const Kind k = layers_[j].spec.kind;
+      if (k == Kind::flatten || k == Kind::dropout) continue;
+      relu_after = k == Kind::relu;
+      break;
+    }
+    const Tensor& w = l.weight.value();
+    const std::int64_t fan_out = w.dim(0);
+    const std::int64_t fan_in = w.numel() / fan_out;
+    Tensor& wm = l.weight.mutable_value();
+    if (relu_after) {
+      rng.fill_normal(wm.values(), 0.0f, static_cast<float>(std::sqrt(2.0 / static_cast<double>(fan_in))));
+    } else {
+      const std::int64_t receptive = l.spec.kind == Kind::conv2d ? l.spec.kernel * l.spec.kernel : 1;
+      const double limit = std::sqrt(6.0 / static_cast<double>(fan_in + fan_out * receptive));
+      rng.fill_uniform(wm.values(), static_cast<float>(-limit), static_cast<float>(limit));
+    }
+    l.bias.mutable_value().fill(0.0f);
+  }
+}
+
+std::string Sequential::architecture_json() const {
+  nlohmann::ordered_json j;
+  j["input"] = std::vector<std::int64_t>(input_.begin(), input_.end());
+  j["layers"] = nlohmann::ordered_json::array();
+  for (const Layer& l : layers_) {
+    nlohmann::ordered_json o;
+    o["name"] = l.spec.name;
+    o["type"] = kind_name(l.spec.kind);
+    switch (l.spec.kind) {
+      case Kind::conv2d:
+        o["in_channels"] = l.spec.in;
+        o["out_channels"] = l.spec.out;
+        o["kernel"] = l.spec.kernel;
+        o["stride"] = l.spec.stride;
+        o["padding"] = l.spec.padding;
+        break;
+      case Kind::linear:
+        o["in_features"] = l.spec.in;
+        o["out_features"] = l.spec.out;
+        break;
+      case Kind::maxpool2d:
+      case Kind::avgpool2d:
+        o["kernel"] = l.spec.kernel;
+        o["stride"] = l.spec.stride;
+        break;
+      case Kind::dropout: o["p"] = l.spec.p; break;
+      case Kind::relu:
+      case Kind::flatten: break;
+    }
+    j["layers"].push_back(o);
+  }
+  return j.dump();
+}
+
+Sequential Sequential::from_architecture_json(const std::string& text, const std::string& source) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error("{}: pn.architecture is not valid JSON ({})", source, e.what());
+  }
+  if (!j.is_object() || !j.contains("input") || !j.contains("layers")) {
+    throw Error("{}: pn.architecture must be an object with \"input\" and \"layers\"", source);
+  }
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.key() != "input" && it.key() != "layers") throw Error("{}: pn.architecture has an unknown key '{}'", source, it.key());
+  }
+  const auto get_int = [&](const nlohmann::json& o, const char* key, const std::string& layer) -> std::int64_t {
+    if (!o.contains(key)) throw Error("{}: layer '{}' lacks \"{}\"", source, layer, key);
+    const auto& v = o.at(key);
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() > (std::int64_t{1} << 31)) {
+      throw Error("{}: layer '{}': \"{}\" must be a non-negative integer, got {}", source, layer, key, v.dump());
+    }
+    return v.get<std::int64_t>();
+  };
+  Shape input;
+  if (!j["input"].is_array() || (j["input"].size() != 1 && j["input"].size() != 3)) {
+    throw Error("{}: \"input\" must be [C, H, W] or [D], got {}", source, j["input"].dump());
+  }
+  for (const auto& d : j["input"]) {
+    if (!d.is_number_integer() || d.get<std::int64_t>() <= 0 || d.get<std::int64_t>() > (1 << 20)) {
+      throw Error("{}: \"input\" dimensions must be positive integers, got {}", source, j["input"].dump());
+    }
+    input.push_back(d.get<std::int64_t>());
+  }
+  if (!j["layers"].is_array()) throw Error("{}: \"layers\" must be an array", source);
+  std::vector<LayerSpec> specs;
+  for (const auto& o : j["layers"]) {
+    if (!o.is_object() || !o.contains("name") || !o["name"].is_string() || !o.contains("type") || !o["type"].is_string()) {
+      throw Error("{}: every layer needs a string \"name\" and \"type\", got {}", source, o.dump());
+    }
+    LayerSpec s;
+    s.name = o["name"].get<std::string>();
+    s.kind = kind_from_name(o["type"].get<std::string>());
+    std::set<std::string> allowed = {"name", "type"};
+    switch (s.kind) {
+      case Kind::conv2d:
+        allowed.insert({"in_channels", "out_channels", "kernel", "stride", "padding"});
+        s.in = get_int(o, "in_channels", s.name);
+        s.out = get_int(o, "out_channels", s.name);
+        s.kernel = get_int(o, "kernel", s.name);
+        s.stride = o.contains("stride") ? get_int(o, "stride", s.name) : 1;
+        s.padding = o.contains("padding") ? get_int(o, "padding", s.name) : 0;
+        break;
+      case Kind::linear:
+        allowed.insert({"in_features", "out_features"});
+        s.in = get_int(o, "in_features", s.name);
+        s.out = get_int(o, "out_features", s.name);
+        break;
+      case Kind::maxpool2d:
+      case Kind::avgpool2d:
+        allowed.insert({"kernel", "stride"});
+        s.kernel = get_int(o, "kernel", s.name);
+        s.stride = o.contains("stride") ? get_int(o, "stride", s.name) : s.kernel;
+        break;
+      case Kind::dropout:
+        allowed.insert("p");
+        if (!o.contains("p") || !o["p"].is_number()) throw Error("{}: layer '{}' (dropout) needs a number \"p\"", source, s.name);
+        s.p = o["p"].get<float>();
+        break;
+      case Kind::relu:
+      case Kind::flatten: break;
+    }
+    for (auto it = o.begin(); it != o.end(); ++it) {
+      if (!allowed.count(it.key())) {
+        throw Error("{}: layer '{}' ({}) has an unknown key '{}'", source, s.name, kind_name(s.kind), it.key());
+      }
+    }
+    specs.push_back(s);
+  }
+  try {
+    return Sequential(input, std::move(specs));
+  } catch (const Error& e) {
+    throw Error("{}: {}", source, e.what());
+  }
+}
+
+std::string Sequential::fingerprint() const {
+  // A 64-bit multiply-xorshift hash over 8-byte words: fast enough for VGG-16's 138M weights
+  // (about 0.1 s) and sensitive to every bit.
+  std::uint64_t h = 0x9e3779b97f4a7c15ULL;
+  const auto mix = [&h](std::uint64_t v) {
+    h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 31;
+  };
+  for (char c : architecture_json()) mix(static_cast<unsigned char>(c));
+  for (const auto& v : parameters()) {
+    const Tensor& t = v.value();
+    const auto* p = reinterpret_cast<const unsigned char*>(t.data());
+    const std::size_t bytes = static_cast<std::size_t>(t.numel()) * sizeof(float);
+    std::size_t i = 0;
+    for (; i + 8 <= bytes; i += 8) {
+      std::uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      mix(w);
+    }
+    for (; i < bytes; ++i) mix(p[i]);
+    mix(bytes);
+  }
+  return fmt::format("{:016x}", h);
+}
+
+}  // namespace pn::nn

@@ -1,0 +1,47 @@
+// Mini-batch training and evaluation. Chapter 2.
+// One epoch visits the training set in an order drawn from the seeded Rng; dropout masks come from
+// the same generator, so a seed and a thread count determine every bit of the trained weights.
+#pragma once
+
+#include "pn/nn/data.h"
+#include "pn/nn/sequential.h"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace pn::nn {
+
+struct TrainConfig {
+  int epochs = 1;
+  std::int64_t batch = 64;
+  std::string optimizer = "adam";  // "adam" or "sgd"
+  float lr = 1e-3f;
+  float momentum = 0.9f;
+  float weight_decay = 0.0f;
+  float lr_decay = 1.0f;  // the learning rate is multiplied by this after every epoch
+  std::uint64_t seed = 1;
+};
+
+struct EpochStats {
+  int epoch = 0;
+  double train_loss = 0.0;
+  double train_accuracy = 0.0;
+  double test_accuracy = 0.0;
+  double seconds = 0.0;
+  double images_per_second = 0.0;
+  double gflops = 0.0;  // training arithmetic rate: 3x the forward FLOPs per image
+};
+
+// Forward multiply-adds x 2 for one sample (dense and conv layers).
+double forward_flops(const Sequential& model);
+
+// Fraction of correct top-1 predictions.
+double evaluate(const Sequential& model, const Dataset& data, std::int64_t batch = 256);
+
+// Trains in place; on_epoch (optional) sees each epoch's statistics as it ends.
+std::vector<EpochStats> train(Sequential& model, const Dataset& train_set, const Dataset& test_set, const TrainConfig& cfg,
+                              const std::function<void(const EpochStats&)>& on_epoch = {});
+
+}  // namespace pn::nn
