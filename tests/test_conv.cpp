@@ -248,6 +248,19 @@ TEST_P(ConvIsa, NonSquareKernelsViaOps) {
   }
 }
 
+// Small feature maps put several images into one im2col matrix (at most 8M floats): here
+// D = 64*3*3 = 576 and P = 16*16 = 256 give groups of 56 images, so a batch of 60 runs as two
+// groups (56, 4) and a batch of 2 as one; batch 1 keeps the per-image path.
+TEST_P(ConvIsa, ImageGroupsOfSmallFeatureMaps) {
+  std::uint64_t seed = 700;
+  for (const ConvCase& cc : {ConvCase{60, 64, 16, 16, 8, 3, 3, 1, 1}, ConvCase{2, 64, 16, 16, 8, 3, 3, 1, 1},
+                             ConvCase{5, 7, 4, 4, 9, 3, 3, 2, 1}}) {
+    check_all(table(), cc, seed, true);
+    seed += 10;
+    if (HasFailure()) return;
+  }
+}
+
 // An empty batch: outputs are empty, and the weight gradient without accumulate is zero.
 TEST_P(ConvIsa, EmptyBatch) {
   using pn::Shape;

@@ -18,6 +18,39 @@ std::int64_t band_rows(const ConvGeom& g) {
   return std::clamp<std::int64_t>(kColBudgetFloats / per_row, 1, g.out_h);
 }
 
+// Images per group when feature maps are small: enough columns for an efficient product, within
+// the scratch budget. 1 means the per-image (banded) path.
+std::int64_t group_images(const ConvGeom& g) {
+  constexpr std::int64_t kMinColumns = 2048;
+  const std::int64_t p = g.positions();
+  if (p >= kMinColumns || g.batch <= 1) return 1;
+  const std::int64_t by_budget = std::max<std::int64_t>(1, kColBudgetFloats / std::max<std::int64_t>(1, g.patch() * p));
+  const std::int64_t by_out = std::max<std::int64_t>(1, kColBudgetFloats / std::max<std::int64_t>(1, g.out_c * p));
+  return std::clamp<std::int64_t>(std::min(by_budget, by_out), 1, g.batch);
+}
+
+// Second scratch buffer (the grouped path needs col and an output-shaped matrix at once).
+float* scratch2(std::int64_t floats) {
+  thread_local AlignedBuffer buffer;
+  if (buffer.size() < floats) buffer = AlignedBuffer(floats);
+  return buffer.data();
+}
+
+// Moves between the batch layout y[n][o][p] and the grouped layout t[o][n*P + p] of images
+// [n0, n0 + group).
+void batch_to_grouped(const ConvGeom& g, const float* y, std::int64_t n0, std::int64_t group, float* t) {
+  const std::int64_t P = g.positions();
+  for (std::int64_t i = 0; i < group; ++i)
+    for (std::int64_t o = 0; o < g.out_c; ++o)
+      std::memcpy(t + o * group * P + i * P, y + ((n0 + i) * g.out_c + o) * P, static_cast<std::size_t>(P) * sizeof(float));
+}
+void grouped_to_batch(const ConvGeom& g, const float* t, std::int64_t n0, std::int64_t group, float* y) {
+  const std::int64_t P = g.positions();
+  for (std::int64_t i = 0; i < group; ++i)
+    for (std::int64_t o = 0; o < g.out_c; ++o)
+      std::memcpy(y + ((n0 + i) * g.out_c + o) * P, t + o * group * P + i * P, static_cast<std::size_t>(P) * sizeof(float));
+}
+
 // A 1x1, stride-1, unpadded convolution reads the image itself as its im2col matrix.
 bool is_pointwise(const ConvGeom& g) {
   return g.kernel_h == 1 && g.kernel_w == 1 && g.stride == 1 && g.pad == 0;
@@ -67,8 +100,8 @@ ConvGeom make_conv_geom(std::int64_t batch, std::int64_t in_c, std::int64_t in_h
   return g;
 }
 
-void im2col(const ConvGeom& g, const float* x, std::int64_t row0, std::int64_t rows, float* col) {
-  const std::int64_t cols = rows * g.out_w;
+void im2col(const ConvGeom& g, const float* x, std::int64_t row0, std::int64_t rows, float* col, std::int64_t ld) {
+  const std::int64_t cols = ld > 0 ? ld : rows * g.out_w;
   for (std::int64_t c = 0; c < g.in_c; ++c) {
     for (std::int64_t ky = 0; ky < g.kernel_h; ++ky) {
       for (std::int64_t kx = 0; kx < g.kernel_w; ++kx) {
@@ -91,8 +124,8 @@ void im2col(const ConvGeom& g, const float* x, std::int64_t row0, std::int64_t r
   }
 }
 
-void col2im(const ConvGeom& g, const float* col, std::int64_t row0, std::int64_t rows, float* dx) {
-  const std::int64_t cols = rows * g.out_w;
+void col2im(const ConvGeom& g, const float* col, std::int64_t row0, std::int64_t rows, float* dx, std::int64_t ld) {
+  const std::int64_t cols = ld > 0 ? ld : rows * g.out_w;
   for (std::int64_t c = 0; c < g.in_c; ++c) {
     for (std::int64_t ky = 0; ky < g.kernel_h; ++ky) {
       for (std::int64_t kx = 0; kx < g.kernel_w; ++kx) {
@@ -115,10 +148,24 @@ void col2im(const ConvGeom& g, const float* col, std::int64_t row0, std::int64_t
 void conv2d_forward(const KernelTable& t, const ConvGeom& g, const float* x, const float* w, const float* bias,
                     float* y) {
   const std::int64_t D = g.patch(), P = g.positions();
+  const std::int64_t in_size = g.in_c * g.in_h * g.in_w;
+  if (const std::int64_t G = group_images(g); G > 1) {
+    float* col = scratch(D * G * P);
+    float* tmp = scratch2(g.out_c * G * P);
+    for (std::int64_t n0 = 0; n0 < g.batch; n0 += G) {
+      const std::int64_t group = std::min(G, g.batch - n0);
+      for (std::int64_t i = 0; i < group; ++i) im2col(g, x + (n0 + i) * in_size, 0, g.out_h, col + i * P, group * P);
+      // tmp (O x group*P) = W (O x D) · col (D x group*P)
+      gemm(t, GemmArgs{false, false, g.out_c, group * P, D, w, D, col, group * P, tmp, group * P, false});
+      grouped_to_batch(g, tmp, n0, group, y);
+    }
+    if (bias) t.bias_add(y, bias, g.batch, g.out_c, P);
+    return;
+  }
   const std::int64_t band = band_rows(g);
   float* col = is_pointwise(g) ? nullptr : scratch(D * band * g.out_w);
   for (std::int64_t n = 0; n < g.batch; ++n) {
-    const float* xn = x + n * g.in_c * g.in_h * g.in_w;
+    const float* xn = x + n * in_size;
     float* yn = y + n * g.out_c * P;
     for (std::int64_t row0 = 0; row0 < g.out_h; row0 += band) {
       const std::int64_t rows = std::min(band, g.out_h - row0);
@@ -140,6 +187,19 @@ void conv2d_forward(const KernelTable& t, const ConvGeom& g, const float* x, con
 void conv2d_backward_data(const KernelTable& t, const ConvGeom& g, const float* dy, const float* w, float* dx) {
   const std::int64_t D = g.patch(), P = g.positions();
   const std::int64_t in_size = g.in_c * g.in_h * g.in_w;
+  if (const std::int64_t G = group_images(g); G > 1) {
+    float* col = scratch(D * G * P);
+    float* tmp = scratch2(g.out_c * G * P);
+    std::fill_n(dx, g.batch * in_size, 0.0f);
+    for (std::int64_t n0 = 0; n0 < g.batch; n0 += G) {
+      const std::int64_t group = std::min(G, g.batch - n0);
+      batch_to_grouped(g, dy, n0, group, tmp);
+      // col (D x group*P) = Wᵀ (D x O) · tmp (O x group*P)
+      gemm(t, GemmArgs{true, false, D, group * P, g.out_c, w, D, tmp, group * P, col, group * P, false});
+      for (std::int64_t i = 0; i < group; ++i) col2im(g, col + i * P, 0, g.out_h, dx + (n0 + i) * in_size, group * P);
+    }
+    return;
+  }
   if (is_pointwise(g)) {
     for (std::int64_t n = 0; n < g.batch; ++n) {
       // dx[n] (C x P) = Wᵀ (C x O) · dy[n] (O x P)
@@ -166,10 +226,24 @@ void conv2d_backward_weight(const KernelTable& t, const ConvGeom& g, const float
                             float* dbias, bool accumulate) {
   const std::int64_t D = g.patch(), P = g.positions();
   const std::int64_t in_size = g.in_c * g.in_h * g.in_w;
+  if (g.batch == 0 && !accumulate) std::fill_n(dw, g.out_c * D, 0.0f);
+  bool acc = accumulate;
+  if (const std::int64_t G = group_images(g); G > 1) {
+    float* col = scratch(D * G * P);
+    float* tmp = scratch2(g.out_c * G * P);
+    for (std::int64_t n0 = 0; n0 < g.batch; n0 += G) {
+      const std::int64_t group = std::min(G, g.batch - n0);
+      batch_to_grouped(g, dy, n0, group, tmp);
+      for (std::int64_t i = 0; i < group; ++i) im2col(g, x + (n0 + i) * in_size, 0, g.out_h, col + i * P, group * P);
+      // dW (O x D) (+)= tmp (O x group*P) · colᵀ (group*P x D)
+      gemm(t, GemmArgs{false, true, g.out_c, D, group * P, tmp, group * P, col, group * P, dw, D, acc});
+      acc = true;
+    }
+    if (dbias) t.channel_sums(dy, dbias, g.batch, g.out_c, P, accumulate);
+    return;
+  }
   const std::int64_t band = band_rows(g);
   float* col = is_pointwise(g) ? nullptr : scratch(D * band * g.out_w);
-  bool acc = accumulate;
-  if (g.batch == 0 && !accumulate) std::fill_n(dw, g.out_c * D, 0.0f);
   for (std::int64_t n = 0; n < g.batch; ++n) {
     const float* xn = x + n * in_size;
     for (std::int64_t row0 = 0; row0 < g.out_h; row0 += band) {

@@ -2,7 +2,10 @@
 // Chapter 1 and chapter 10. Forward: y[n] = W · col(x[n]); backward-data: dx[n] = col2im(Wᵀ · dy[n]);
 // backward-weight: dW += dy[n] · col(x[n])ᵀ. col() is im2col, built for a band of output rows at a
 // time so that its scratch stays bounded (a 224 x 224 image would otherwise need 115 MB for
-// VGG-16's conv1_2). Padding is zero padding on both sides; stride is the same on both axes.
+// VGG-16's conv1_2). Small feature maps go the other way: the columns of several images share one
+// col matrix, so a 2x2 map of vgg16-32's conv5 becomes one product with N = images x 4 instead of
+// a matrix-vector product per image. Padding is zero padding on both sides; stride is the same on
+// both axes.
 #pragma once
 
 #include "pn/kernels/kernels.h"
@@ -28,10 +31,11 @@ ConvGeom make_conv_geom(std::int64_t batch, std::int64_t in_c, std::int64_t in_h
 
 // Writes the (patch x rows*out_w) im2col block of image x (C, H, W) for output rows
 // [row0, row0 + rows): column (r, c) holds the receptive field of output (row0 + r, c), zero where
-// it reaches into the padding. Rows of the block follow the (c, ky, kx) order of the weights.
-void im2col(const ConvGeom& g, const float* x, std::int64_t row0, std::int64_t rows, float* col);
+// it reaches into the padding. Rows of the block follow the (c, ky, kx) order of the weights; ld is
+// the distance between rows of col (default rows*out_w; larger when several images share col).
+void im2col(const ConvGeom& g, const float* x, std::int64_t row0, std::int64_t rows, float* col, std::int64_t ld = 0);
 // The adjoint of im2col: adds the block back into the image gradient dx (C, H, W).
-void col2im(const ConvGeom& g, const float* col, std::int64_t row0, std::int64_t rows, float* dx);
+void col2im(const ConvGeom& g, const float* col, std::int64_t row0, std::int64_t rows, float* dx, std::int64_t ld = 0);
 
 // y (N, O, out_h, out_w) = conv(x (N, C, H, W), w (O, C, kH, kW)) + bias (O, may be null).
 void conv2d_forward(const KernelTable& t, const ConvGeom& g, const float* x, const float* w, const float* bias,
