@@ -10,13 +10,14 @@
 
 namespace pn::kernels::avx512 {
 
-// Micro-tile 12 x 2 vectors: 24 accumulator registers plus 2 for the B row and one
-// broadcast. Blocking: the kKC x kNR B micro-panel and kMR x kKC A micro-panel fit L1, the
-// kMC x kKC A block fits L2, the kKC x kNC B block fits L3.
+// Micro-tile 12 x 2 vectors (12 x 32 floats): 24 of the 32 registers accumulate, 2 hold the
+// B row, one the broadcast. The kKC x kNR B micro-panel must stay in L1 (32 KB on Zen 4, 48 KB on
+// Intel), hence the short kKC = 160 (20 KB); the kMC x kKC A block (300 KB) lives in L2 and the
+// B block in L3. (Not measured on an AVX-512 machine yet; see bench/README.md.)
 constexpr int kMR = 12;
 constexpr int kNV = 2;
-constexpr std::int64_t kKC = 384;
-constexpr std::int64_t kMC = 240;  // a multiple of kMR
+constexpr std::int64_t kKC = 160;
+constexpr std::int64_t kMC = 480;   // a multiple of kMR
 constexpr std::int64_t kNC = 3072;  // a multiple of kNR
 
 #include "pn/kernels/simd/gemm.inl"
