@@ -1,5 +1,6 @@
 // `patternnet train`: trains mlp, cnn or vgg16-32 on Fashion-MNIST and writes the model file.
 #include "cli/commands.h"
+#include "pn/core/atomic_file.h"
 #include "pn/core/error.h"
 #include "pn/core/progress.h"
 #include "pn/io/idx.h"
@@ -32,6 +33,7 @@ struct TrainOptions {
 
 int run_train(const TrainOptions& o) {
   if (o.data != "fashion-mnist") throw Error("--data: only 'fashion-mnist' can be trained on, got '{}'", o.data);
+  require_writable_destination(o.out);
   nn::Sequential model = nn::build_model(o.arch);
   if (o.arch == "vgg16") throw Error("--arch vgg16 is the 224x224 ImageNet network; train vgg16-32 on Fashion-MNIST");
   // Defaults per network (see README "Training"): Adam for the small networks, SGD with momentum

@@ -94,10 +94,10 @@ Var dropout(const Var& x, float p, bool training, Rng* rng) {
   const float scale = 1.0f / (1.0f - p);
   for (float& m : mask->values()) m = rng->uniform() < p ? 0.0f : scale;
   Tensor y = x.value().clone();
-  for (std::int64_t i = 0; i < y.numel(); ++i) y[i] *= (*mask)[i];
+  for (std::int64_t i = 0, n = y.numel(); i < n; ++i) y[i] *= (*mask)[i];
   return Var::make(std::move(y), "dropout", {x}, [mask](Node& self) {
     Tensor g = self.grad.clone();
-    for (std::int64_t i = 0; i < g.numel(); ++i) g[i] *= (*mask)[i];
+    for (std::int64_t i = 0, n = g.numel(); i < n; ++i) g[i] *= (*mask)[i];
     self.parents[0]->accumulate(g);
   });
 }
@@ -138,7 +138,7 @@ Var mse(const Var& pred, const Tensor& target) {
   require_shape(target, pred.shape(), "mse", "target");
   if (target.numel() == 0) throw Error("mse: empty input");
   double s = 0.0;
-  for (std::int64_t i = 0; i < target.numel(); ++i) {
+  for (std::int64_t i = 0, n = target.numel(); i < n; ++i) {
     const double d = static_cast<double>(pred.value()[i]) - static_cast<double>(target[i]);
     s += d * d;
   }
@@ -148,7 +148,7 @@ Var mse(const Var& pred, const Tensor& target) {
     const Tensor& p = self.parents[0]->value;
     Tensor d(p.shape());
     const float scale = static_cast<float>(2.0 / count) * self.grad[0];
-    for (std::int64_t i = 0; i < p.numel(); ++i) d[i] = scale * (p[i] - (*t)[i]);
+    for (std::int64_t i = 0, n = p.numel(); i < n; ++i) d[i] = scale * (p[i] - (*t)[i]);
     self.parents[0]->accumulate(d);
   });
 }
@@ -164,7 +164,7 @@ Var sum(const Var& x) {
 Var add(const Var& a, const Var& b) {
   require_shape(b.value(), a.shape(), "add", "second operand");
   Tensor y = a.value().clone();
-  for (std::int64_t i = 0; i < y.numel(); ++i) y[i] += b.value()[i];
+  for (std::int64_t i = 0, n = y.numel(); i < n; ++i) y[i] += b.value()[i];
   return Var::make(std::move(y), "add", {a, b}, [](Node& self) {
     if (wants(self, 0)) self.parents[0]->accumulate(self.grad);
     if (wants(self, 1)) self.parents[1]->accumulate(self.grad);
@@ -174,11 +174,11 @@ Var add(const Var& a, const Var& b) {
 Var mul_const(const Var& x, const Tensor& c) {
   require_shape(c, x.shape(), "mul_const", "factor");
   Tensor y = x.value().clone();
-  for (std::int64_t i = 0; i < y.numel(); ++i) y[i] *= c[i];
+  for (std::int64_t i = 0, n = y.numel(); i < n; ++i) y[i] *= c[i];
   auto cc = std::make_shared<Tensor>(c.clone());
   return Var::make(std::move(y), "mul_const", {x}, [cc](Node& self) {
     Tensor g = self.grad.clone();
-    for (std::int64_t i = 0; i < g.numel(); ++i) g[i] *= (*cc)[i];
+    for (std::int64_t i = 0, n = g.numel(); i < n; ++i) g[i] *= (*cc)[i];
     self.parents[0]->accumulate(g);
   });
 }

@@ -15,7 +15,7 @@ void Node::accumulate(const Tensor& g) {
   require_shape(g, grad.shape(), "autograd accumulate", "gradient");
   float* dst = grad.data();
   const float* src = g.data();
-  for (std::int64_t i = 0; i < g.numel(); ++i) dst[i] += src[i];
+  for (std::int64_t i = 0, n = g.numel(); i < n; ++i) dst[i] += src[i];
 }
 
 Tensor& Node::grad_or_zeros() {

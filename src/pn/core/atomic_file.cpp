@@ -61,6 +61,14 @@ void AtomicFile::commit() {
   }
 }
 
+void require_writable_destination(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  if (::access(dir.c_str(), W_OK) != 0) {
+    throw Error("cannot write '{}': folder '{}' {}", path, dir, errno == ENOENT ? "does not exist" : std::strerror(errno));
+  }
+}
+
 void write_file_atomic(const std::string& path, const std::string& contents) {
   AtomicFile f(path);
   f.write(contents.data(), contents.size());

@@ -29,6 +29,10 @@ private:
   bool committed_ = false;
 };
 
+// Throws pn::Error unless a file can be created at path (its folder exists and is writable):
+// programs call it before long work, so a bad --out fails in a second, not after an hour.
+void require_writable_destination(const std::string& path);
+
 // Writes the whole string atomically (small text outputs: CSV, JSON, Markdown).
 void write_file_atomic(const std::string& path, const std::string& contents);
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace pn::kernels {
 namespace {
@@ -49,6 +50,15 @@ void grouped_to_batch(const ConvGeom& g, const float* t, std::int64_t n0, std::i
   for (std::int64_t i = 0; i < group; ++i)
     for (std::int64_t o = 0; o < g.out_c; ++o)
       std::memcpy(y + ((n0 + i) * g.out_c + o) * P, t + o * group * P + i * P, static_cast<std::size_t>(P) * sizeof(float));
+}
+
+// The output columns ox for which the input column ox*stride + kx - pad lies in [0, in_w).
+std::pair<std::int64_t, std::int64_t> valid_columns(const ConvGeom& g, std::int64_t kx) {
+  const std::int64_t first = g.pad - kx;  // ox*stride >= first
+  const std::int64_t lo = first <= 0 ? 0 : (first + g.stride - 1) / g.stride;
+  const std::int64_t last = g.in_w - 1 + g.pad - kx;  // ox*stride <= last
+  const std::int64_t hi = last < 0 ? 0 : std::min(g.out_w, last / g.stride + 1);
+  return {std::min(lo, hi), hi};
 }
 
 // A 1x1, stride-1, unpadded convolution reads the image itself as its im2col matrix.
@@ -102,10 +112,14 @@ ConvGeom make_conv_geom(std::int64_t batch, std::int64_t in_c, std::int64_t in_h
 
 void im2col(const ConvGeom& g, const float* x, std::int64_t row0, std::int64_t rows, float* col, std::int64_t ld) {
   const std::int64_t cols = ld > 0 ? ld : rows * g.out_w;
+  // Channels write disjoint rows of col; inside an enclosing parallel loop this runs serially.
+#pragma omp parallel for schedule(static) if (g.in_c > 1 && g.in_c * rows * g.out_w * g.kernel_h * g.kernel_w > 32768)
   for (std::int64_t c = 0; c < g.in_c; ++c) {
     for (std::int64_t ky = 0; ky < g.kernel_h; ++ky) {
       for (std::int64_t kx = 0; kx < g.kernel_w; ++kx) {
         float* dst = col + ((c * g.kernel_h + ky) * g.kernel_w + kx) * cols;
+        // Output columns whose input column ox*stride + kx - pad lies inside the image: [lo, hi).
+        const auto [lo, hi] = valid_columns(g, kx);
         for (std::int64_t r = 0; r < rows; ++r) {
           const std::int64_t iy = (row0 + r) * g.stride + ky - g.pad;
           float* out = dst + r * g.out_w;
@@ -113,11 +127,14 @@ void im2col(const ConvGeom& g, const float* x, std::int64_t row0, std::int64_t r
             std::fill_n(out, g.out_w, 0.0f);
             continue;
           }
-          const float* src = x + (c * g.in_h + iy) * g.in_w;
-          for (std::int64_t ox = 0; ox < g.out_w; ++ox) {
-            const std::int64_t ix = ox * g.stride + kx - g.pad;
-            out[ox] = (ix >= 0 && ix < g.in_w) ? src[ix] : 0.0f;
+          const float* src = x + (c * g.in_h + iy) * g.in_w + kx - g.pad;
+          std::fill_n(out, lo, 0.0f);
+          if (g.stride == 1) {
+            std::copy(src + lo, src + hi, out + lo);
+          } else {
+            for (std::int64_t ox = lo; ox < hi; ++ox) out[ox] = src[ox * g.stride];
           }
+          std::fill(out + hi, out + g.out_w, 0.0f);
         }
       }
     }
@@ -126,19 +143,19 @@ void im2col(const ConvGeom& g, const float* x, std::int64_t row0, std::int64_t r
 
 void col2im(const ConvGeom& g, const float* col, std::int64_t row0, std::int64_t rows, float* dx, std::int64_t ld) {
   const std::int64_t cols = ld > 0 ? ld : rows * g.out_w;
+  // Channels add into disjoint planes of dx.
+#pragma omp parallel for schedule(static) if (g.in_c > 1 && g.in_c * rows * g.out_w * g.kernel_h * g.kernel_w > 32768)
   for (std::int64_t c = 0; c < g.in_c; ++c) {
     for (std::int64_t ky = 0; ky < g.kernel_h; ++ky) {
       for (std::int64_t kx = 0; kx < g.kernel_w; ++kx) {
         const float* src = col + ((c * g.kernel_h + ky) * g.kernel_w + kx) * cols;
+        const auto [lo, hi] = valid_columns(g, kx);
         for (std::int64_t r = 0; r < rows; ++r) {
           const std::int64_t iy = (row0 + r) * g.stride + ky - g.pad;
           if (iy < 0 || iy >= g.in_h) continue;
-          float* out = dx + (c * g.in_h + iy) * g.in_w;
+          float* out = dx + (c * g.in_h + iy) * g.in_w + kx - g.pad;
           const float* in = src + r * g.out_w;
-          for (std::int64_t ox = 0; ox < g.out_w; ++ox) {
-            const std::int64_t ix = ox * g.stride + kx - g.pad;
-            if (ix >= 0 && ix < g.in_w) out[ix] += in[ox];
-          }
+          for (std::int64_t ox = lo; ox < hi; ++ox) out[ox * g.stride] += in[ox];
         }
       }
     }
@@ -154,6 +171,7 @@ void conv2d_forward(const KernelTable& t, const ConvGeom& g, const float* x, con
     float* tmp = scratch2(g.out_c * G * P);
     for (std::int64_t n0 = 0; n0 < g.batch; n0 += G) {
       const std::int64_t group = std::min(G, g.batch - n0);
+#pragma omp parallel for schedule(static)
       for (std::int64_t i = 0; i < group; ++i) im2col(g, x + (n0 + i) * in_size, 0, g.out_h, col + i * P, group * P);
       // tmp (O x group*P) = W (O x D) · col (D x group*P)
       gemm(t, GemmArgs{false, false, g.out_c, group * P, D, w, D, col, group * P, tmp, group * P, false});
@@ -196,6 +214,7 @@ void conv2d_backward_data(const KernelTable& t, const ConvGeom& g, const float* 
       batch_to_grouped(g, dy, n0, group, tmp);
       // col (D x group*P) = Wᵀ (D x O) · tmp (O x group*P)
       gemm(t, GemmArgs{true, false, D, group * P, g.out_c, w, D, tmp, group * P, col, group * P, false});
+#pragma omp parallel for schedule(static)
       for (std::int64_t i = 0; i < group; ++i) col2im(g, col + i * P, 0, g.out_h, dx + (n0 + i) * in_size, group * P);
     }
     return;
@@ -234,6 +253,7 @@ void conv2d_backward_weight(const KernelTable& t, const ConvGeom& g, const float
     for (std::int64_t n0 = 0; n0 < g.batch; n0 += G) {
       const std::int64_t group = std::min(G, g.batch - n0);
       batch_to_grouped(g, dy, n0, group, tmp);
+#pragma omp parallel for schedule(static)
       for (std::int64_t i = 0; i < group; ++i) im2col(g, x + (n0 + i) * in_size, 0, g.out_h, col + i * P, group * P);
       // dW (O x D) (+)= tmp (O x group*P) · colᵀ (group*P x D)
       gemm(t, GemmArgs{false, true, g.out_c, D, group * P, tmp, group * P, col, group * P, dw, D, acc});

@@ -15,7 +15,7 @@ void Sgd::step() {
     Tensor& w = params_[i].mutable_value();
     const Tensor& g = params_[i].grad();
     Tensor& v = velocity_[i];
-    for (std::int64_t j = 0; j < w.numel(); ++j) {
+    for (std::int64_t j = 0, n = w.numel(); j < n; ++j) {
       v[j] = momentum_ * v[j] + g[j] + weight_decay_ * w[j];
       w[j] -= lr_ * v[j];
     }
@@ -40,7 +40,7 @@ void Adam::step() {
     const Tensor& g = params_[i].grad();
     Tensor& m = m_[i];
     Tensor& v = v_[i];
-    for (std::int64_t j = 0; j < w.numel(); ++j) {
+    for (std::int64_t j = 0, n = w.numel(); j < n; ++j) {
       const float gj = g[j] + weight_decay_ * w[j];
       m[j] = beta1_ * m[j] + (1.0f - beta1_) * gj;
       v[j] = beta2_ * v[j] + (1.0f - beta2_) * gj * gj;
