@@ -1,0 +1,336 @@
+#include "pn/explain/pattern_stats.h"
+
+#include "pn/core/aligned_buffer.h"
+#include "pn/core/error.h"
+#include "pn/core/shape.h"
+#include "pn/kernels/kernels.h"
+
+#include <algorithm>
+
+namespace pn::explain {
+namespace {
+
+// Rows per block: bounds the float scratch (centred inputs and the stacked [y, m·y, m] matrix).
+constexpr std::int64_t kBlockFloats = std::int64_t{16} << 20;  // 64 MiB
+
+float* scratch(AlignedBuffer& b, std::int64_t floats) {
+  if (b.size() < floats) b = AlignedBuffer(floats);
+  return b.data();
+}
+
+}  // namespace
+
+PatternStats::PatternStats(std::int64_t d, std::int64_t o, bool second_moments)
+    : d_(d), o_(o), second_(second_moments) {
+  if (d <= 0 || o <= 0) throw Error("PatternStats: needs positive sizes, got D = {}, O = {}", d, o);
+  const auto od = static_cast<std::size_t>(pn::checked_mul(o, d, "pattern statistics"));
+  shift_x_.assign(static_cast<std::size_t>(d), 0.0);
+  shift_y_.assign(static_cast<std::size_t>(o), 0.0);
+  for (auto* v : {&sy_, &syy_, &npos_, &sypos_, &syypos_}) v->assign(static_cast<std::size_t>(o), 0.0);
+  sx_.assign(static_cast<std::size_t>(d), 0.0);
+  for (auto* v : {&sxy_, &sxpos_, &sxypos_}) v->assign(od, 0.0);
+  if (second_) sxx_.assign(static_cast<std::size_t>(pn::checked_mul(d, d, "input second moments")), 0.0);
+}
+
+void PatternStats::add_block(const float* xc, bool x_is_d_by_rows, const float* u, std::int64_t rows) {
+  thread_local AlignedBuffer t_buf;
+  const std::int64_t o3 = 3 * o_;
+  float* t = scratch(t_buf, o3 * d_);
+  // T (3O x D) = U (3O x R) · Xc (R x D): for a conv layer Xc is the im2col block (D x R), the
+  // product U · colᵀ is the weight-gradient orientation.
+  kernels::gemm(kernels::GemmArgs{false, x_is_d_by_rows, o3, d_, rows, u, rows, xc, x_is_d_by_rows ? rows : d_, t, d_,
+                                  false});
+  const std::int64_t od = o_ * d_;
+  for (std::int64_t i = 0; i < od; ++i) {
+    sxy_[static_cast<std::size_t>(i)] += t[i];
+    sxypos_[static_cast<std::size_t>(i)] += t[od + i];
+    sxpos_[static_cast<std::size_t>(i)] += t[2 * od + i];
+  }
+  for (std::int64_t o = 0; o < o_; ++o) {
+    const float* y = u + o * rows;
+    const float* my = u + (o_ + o) * rows;
+    const float* m = u + (2 * o_ + o) * rows;
+    double s = 0, s2 = 0, np = 0, sp = 0, s2p = 0;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const double yv = y[r];
+      s += yv;
+      s2 += yv * yv;
+      np += m[r];
+      sp += my[r];
+      s2p += static_cast<double>(my[r]) * yv;
+    }
+    sy_[idx(o)] += s;
+    syy_[idx(o)] += s2;
+    npos_[idx(o)] += np;
+    sypos_[idx(o)] += sp;
+    syypos_[idx(o)] += s2p;
+  }
+  if (x_is_d_by_rows) {
+    for (std::int64_t dd = 0; dd < d_; ++dd) {
+      double s = 0;
+      for (std::int64_t r = 0; r < rows; ++r) s += xc[dd * rows + r];
+      sx_[static_cast<std::size_t>(dd)] += s;
+    }
+  } else {
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t dd = 0; dd < d_; ++dd) sx_[static_cast<std::size_t>(dd)] += xc[r * d_ + dd];
+  }
+  if (second_) {
+    thread_local AlignedBuffer xx_buf;
+    float* xx = scratch(xx_buf, d_ * d_);
+    kernels::gemm(kernels::GemmArgs{!x_is_d_by_rows, x_is_d_by_rows, d_, d_, rows, xc, x_is_d_by_rows ? rows : d_, xc,
+                                    x_is_d_by_rows ? rows : d_, xx, d_, false});
+    for (std::int64_t i = 0; i < d_ * d_; ++i) sxx_[static_cast<std::size_t>(i)] += xx[i];
+  }
+  n_ += static_cast<double>(rows);
+}
+
+void PatternStats::accumulate_rows(const float* x, const float* z, std::int64_t rows) {
+  if (rows <= 0) return;
+  if (!shifted_) {
+    // The first batch's means become the fixed reference point.
+    for (std::int64_t dd = 0; dd < d_; ++dd) {
+      double s = 0;
+      for (std::int64_t r = 0; r < rows; ++r) s += x[r * d_ + dd];
+      shift_x_[static_cast<std::size_t>(dd)] = s / static_cast<double>(rows);
+    }
+    for (std::int64_t o = 0; o < o_; ++o) {
+      double s = 0;
+      for (std::int64_t r = 0; r < rows; ++r) s += z[r * o_ + o];
+      shift_y_[idx(o)] = s / static_cast<double>(rows);
+    }
+    shifted_ = true;
+  }
+  thread_local AlignedBuffer xc_buf, u_buf;
+  const std::int64_t block = std::clamp<std::int64_t>(kBlockFloats / std::max<std::int64_t>(1, d_ + 3 * o_), 1, rows);
+  for (std::int64_t r0 = 0; r0 < rows; r0 += block) {
+    const std::int64_t nr = std::min(block, rows - r0);
+    float* xc = scratch(xc_buf, nr * d_);
+    float* u = scratch(u_buf, 3 * o_ * nr);
+    for (std::int64_t r = 0; r < nr; ++r)
+      for (std::int64_t dd = 0; dd < d_; ++dd)
+        xc[r * d_ + dd] = static_cast<float>(static_cast<double>(x[(r0 + r) * d_ + dd]) - shift_x_[static_cast<std::size_t>(dd)]);
+    for (std::int64_t o = 0; o < o_; ++o) {
+      for (std::int64_t r = 0; r < nr; ++r) {
+        const float zv = z[(r0 + r) * o_ + o];
+        const float yc = static_cast<float>(static_cast<double>(zv) - shift_y_[idx(o)]);
+        const float m = zv > 0.0f ? 1.0f : 0.0f;
+        u[o * nr + r] = yc;
+        u[(o_ + o) * nr + r] = m * yc;
+        u[(2 * o_ + o) * nr + r] = m;
+      }
+    }
+    add_block(xc, false, u, nr);
+  }
+}
+
+void PatternStats::accumulate_conv(const kernels::ConvGeom& g, const float* x, const float* z) {
+  if (g.patch() != d_ || g.out_c != o_) {
+    throw Error("PatternStats: conv layer with patch {} and {} outputs fed to statistics of D = {}, O = {}", g.patch(),
+                g.out_c, d_, o_);
+  }
+  const std::int64_t P = g.positions();
+  const std::int64_t in_size = g.in_c * g.in_h * g.in_w;
+  if (g.batch == 0 || P == 0) return;
+  thread_local AlignedBuffer col_buf, u_buf;
+  // Images per block: columns of several images share one im2col matrix, within the budget.
+  const std::int64_t group = std::clamp<std::int64_t>(kBlockFloats / std::max<std::int64_t>(1, (d_ + 3 * o_) * P), 1, g.batch);
+  for (std::int64_t n0 = 0; n0 < g.batch; n0 += group) {
+    const std::int64_t gn = std::min(group, g.batch - n0);
+    const std::int64_t cols = gn * P;
+    float* col = scratch(col_buf, d_ * cols);
+    float* u = scratch(u_buf, 3 * o_ * cols);
+    for (std::int64_t i = 0; i < gn; ++i) kernels::im2col(g, x + (n0 + i) * in_size, 0, g.out_h, col + i * P, cols);
+    if (!shifted_) {
+      // Reference point: the mean patch (zero padding included) and mean output of this block.
+      for (std::int64_t dd = 0; dd < d_; ++dd) {
+        double s = 0;
+        for (std::int64_t c = 0; c < cols; ++c) s += col[dd * cols + c];
+        shift_x_[static_cast<std::size_t>(dd)] = s / static_cast<double>(cols);
+      }
+      for (std::int64_t o = 0; o < o_; ++o) {
+        double s = 0;
+        for (std::int64_t i = 0; i < gn; ++i)
+          for (std::int64_t p = 0; p < P; ++p) s += z[((n0 + i) * o_ + o) * P + p];
+        shift_y_[idx(o)] = s / static_cast<double>(cols);
+      }
+      shifted_ = true;
+    }
+    // Centre the patches, padded zeros included: every row d of col moves by the same shift.
+    for (std::int64_t dd = 0; dd < d_; ++dd) {
+      const float s = static_cast<float>(shift_x_[static_cast<std::size_t>(dd)]);
+      float* row = col + dd * cols;
+      for (std::int64_t c = 0; c < cols; ++c) row[c] -= s;
+    }
+    for (std::int64_t o = 0; o < o_; ++o) {
+      const double shift = shift_y_[idx(o)];
+      for (std::int64_t i = 0; i < gn; ++i) {
+        const float* zp = z + ((n0 + i) * o_ + o) * P;
+        for (std::int64_t p = 0; p < P; ++p) {
+          const std::int64_t c = i * P + p;
+          const float yc = static_cast<float>(static_cast<double>(zp[p]) - shift);
+          const float m = zp[p] > 0.0f ? 1.0f : 0.0f;
+          u[o * cols + c] = yc;
+          u[(o_ + o) * cols + c] = m * yc;
+          u[(2 * o_ + o) * cols + c] = m;
+        }
+      }
+    }
+    add_block(col, true, u, cols);
+  }
+}
+
+void PatternStats::shift_to(const std::vector<double>& new_x, const std::vector<double>& new_y) {
+  // With x' = x - c, y' = y - e and new reference points c2, e2 (δx = c - c2, δy = e - e2):
+  //   Σ(x - c2) = Σx' + N δx,                 Σ(y - e2) = Σy' + N δy,
+  //   Σ(y - e2)² = Σy'² + 2 δy Σy' + N δy²,   and the same with the mask for the + regime;
+  //   Σ(y - e2)(x - c2) = Σy'x' + δy Σx' + δx Σy' + N δx δy, likewise masked;
+  //   Σ m (x - c2) = Σ m x' + n+ δx;   Σ(x - c2)(x - c2)ᵀ = Σx'x'ᵀ + δx Σx'ᵀ + Σx' δxᵀ + N δx δxᵀ.
+  std::vector<double> dx(static_cast<std::size_t>(d_)), dy(static_cast<std::size_t>(o_));
+  for (std::int64_t i = 0; i < d_; ++i) dx[static_cast<std::size_t>(i)] = shift_x_[static_cast<std::size_t>(i)] - new_x[static_cast<std::size_t>(i)];
+  for (std::int64_t o = 0; o < o_; ++o) dy[idx(o)] = shift_y_[idx(o)] - new_y[idx(o)];
+  const double n = n_;
+  if (second_) {
+    for (std::int64_t i = 0; i < d_; ++i)
+      for (std::int64_t j = 0; j < d_; ++j) {
+        const auto ui = static_cast<std::size_t>(i), uj = static_cast<std::size_t>(j);
+        sxx_[ui * static_cast<std::size_t>(d_) + uj] += dx[ui] * sx_[uj] + sx_[ui] * dx[uj] + n * dx[ui] * dx[uj];
+      }
+  }
+  for (std::int64_t o = 0; o < o_; ++o) {
+    const auto uo = idx(o);
+    for (std::int64_t i = 0; i < d_; ++i) {
+      const auto ui = static_cast<std::size_t>(i);
+      const std::size_t k = uo * static_cast<std::size_t>(d_) + ui;
+      sxy_[k] += dy[uo] * sx_[ui] + dx[ui] * sy_[uo] + n * dx[ui] * dy[uo];
+      sxypos_[k] += dy[uo] * sxpos_[k] + dx[ui] * sypos_[uo] + npos_[uo] * dx[ui] * dy[uo];
+      sxpos_[k] += npos_[uo] * dx[ui];
+    }
+    syy_[uo] += 2 * dy[uo] * sy_[uo] + n * dy[uo] * dy[uo];
+    syypos_[uo] += 2 * dy[uo] * sypos_[uo] + npos_[uo] * dy[uo] * dy[uo];
+    sy_[uo] += n * dy[uo];
+    sypos_[uo] += npos_[uo] * dy[uo];
+  }
+  for (std::int64_t i = 0; i < d_; ++i) sx_[static_cast<std::size_t>(i)] += n * dx[static_cast<std::size_t>(i)];
+  shift_x_ = new_x;
+  shift_y_ = new_y;
+}
+
+void PatternStats::merge(const PatternStats& other) {
+  if (other.d_ != d_ || other.o_ != o_ || other.second_ != second_) {
+    throw Error("PatternStats::merge: statistics of D = {}, O = {} cannot absorb D = {}, O = {}", d_, o_, other.d_, other.o_);
+  }
+  if (other.n_ == 0) return;
+  if (n_ == 0) {
+    *this = other;
+    return;
+  }
+  PatternStats b = other;
+  b.shift_to(shift_x_, shift_y_);
+  const auto add = [](std::vector<double>& a, const std::vector<double>& c) {
+    for (std::size_t i = 0; i < a.size(); ++i) a[i] += c[i];
+  };
+  add(sy_, b.sy_), add(syy_, b.syy_), add(npos_, b.npos_), add(sypos_, b.sypos_), add(syypos_, b.syypos_);
+  add(sx_, b.sx_), add(sxy_, b.sxy_), add(sxpos_, b.sxpos_), add(sxypos_, b.sxypos_);
+  if (second_) add(sxx_, b.sxx_);
+  n_ += b.n_;
+}
+
+double PatternStats::mean_y(std::int64_t o) const { return shift_y_[idx(o)] + sy_[idx(o)] / n_; }
+
+double PatternStats::var_y(std::int64_t o) const {
+  const double m = sy_[idx(o)] / n_;
+  return std::max(0.0, syy_[idx(o)] / n_ - m * m);
+}
+
+std::vector<double> PatternStats::mean_x() const {
+  std::vector<double> m(static_cast<std::size_t>(d_));
+  for (std::size_t i = 0; i < m.size(); ++i) m[i] = shift_x_[i] + sx_[i] / n_;
+  return m;
+}
+
+std::vector<double> PatternStats::cov_xy(std::int64_t o) const {
+  std::vector<double> c(static_cast<std::size_t>(d_));
+  const double my = sy_[idx(o)] / n_;
+  const std::size_t base = idx(o) * static_cast<std::size_t>(d_);
+  for (std::size_t i = 0; i < c.size(); ++i) c[i] = sxy_[base + i] / n_ - (sx_[i] / n_) * my;
+  return c;
+}
+
+std::vector<double> PatternStats::regime_numerator(std::int64_t o, bool positive) const {
+  // In centred coordinates num' = E_k[x'y'] - E_k[x'] E[y']; back in the original coordinates
+  // num = num' + c (E_k[y'] - E[y']) (the reference point c enters because the regime mean of y
+  // differs from the global one; see pattern_stats.h).
+  const auto uo = idx(o);
+  const double nk = positive ? npos_[uo] : n_ - npos_[uo];
+  std::vector<double> num(static_cast<std::size_t>(d_), 0.0);
+  if (nk <= 0) return num;
+  const double sy_k = positive ? sypos_[uo] : sy_[uo] - sypos_[uo];
+  const double ey = sy_[uo] / n_;
+  const double eyk = sy_k / nk;
+  const std::size_t base = uo * static_cast<std::size_t>(d_);
+  for (std::size_t i = 0; i < num.size(); ++i) {
+    const double sxk = positive ? sxpos_[base + i] : sx_[i] - sxpos_[base + i];
+    const double sxyk = positive ? sxypos_[base + i] : sxy_[base + i] - sxypos_[base + i];
+    num[i] = sxyk / nk - (sxk / nk) * ey + shift_x_[i] * (eyk - ey);
+  }
+  return num;
+}
+
+std::vector<double> PatternStats::cov_xx() const {
+  if (!second_) throw Error("PatternStats: second moments were not collected");
+  std::vector<double> c(sxx_.size());
+  const auto d = static_cast<std::size_t>(d_);
+  for (std::size_t i = 0; i < d; ++i)
+    for (std::size_t j = 0; j < d; ++j) c[i * d + j] = sxx_[i * d + j] / n_ - (sx_[i] / n_) * (sx_[j] / n_);
+  return c;
+}
+
+PatternStats::Regime PatternStats::regime(std::int64_t o, bool positive) const {
+  const auto uo = idx(o);
+  Regime r;
+  r.n = positive ? npos_[uo] : n_ - npos_[uo];
+  r.mean_x.assign(static_cast<std::size_t>(d_), 0.0);
+  r.mean_xy.assign(static_cast<std::size_t>(d_), 0.0);
+  if (r.n <= 0) return r;
+  const double e = shift_y_[uo];
+  const double syk = positive ? sypos_[uo] : sy_[uo] - sypos_[uo];
+  const double syyk = positive ? syypos_[uo] : syy_[uo] - syypos_[uo];
+  r.mean_y = e + syk / r.n;
+  r.mean_yy = syyk / r.n + 2 * e * syk / r.n + e * e;
+  const std::size_t base = uo * static_cast<std::size_t>(d_);
+  for (std::size_t i = 0; i < r.mean_x.size(); ++i) {
+    const double sxk = positive ? sxpos_[base + i] : sx_[i] - sxpos_[base + i];
+    const double sxyk = positive ? sxypos_[base + i] : sxy_[base + i] - sxypos_[base + i];
+    const double c = shift_x_[i];
+    r.mean_x[i] = c + sxk / r.n;
+    r.mean_xy[i] = sxyk / r.n + e * sxk / r.n + c * syk / r.n + c * e;
+  }
+  return r;
+}
+
+PatternStats::Raw PatternStats::raw() const {
+  return Raw{d_, o_, second_, n_, shift_x_, shift_y_, sy_, syy_, npos_, sypos_, syypos_, sx_, sxy_, sxpos_, sxypos_, sxx_};
+}
+
+PatternStats PatternStats::from_raw(Raw r) {
+  PatternStats s(r.d, r.o, r.second);
+  const auto od = static_cast<std::size_t>(r.o * r.d);
+  const auto check = [&](const std::vector<double>& v, std::size_t want, const char* what) {
+    if (v.size() != want) throw Error("PatternStats: '{}' has {} values, expected {}", what, v.size(), want);
+  };
+  const auto D = static_cast<std::size_t>(r.d), O = static_cast<std::size_t>(r.o);
+  check(r.shift_x, D, "shift_x"), check(r.shift_y, O, "shift_y"), check(r.sy, O, "sy"), check(r.syy, O, "syy");
+  check(r.npos, O, "npos"), check(r.sypos, O, "sypos"), check(r.syypos, O, "syypos"), check(r.sx, D, "sx");
+  check(r.sxy, od, "sxy"), check(r.sxpos, od, "sxpos"), check(r.sxypos, od, "sxypos");
+  check(r.sxx, r.second ? D * D : 0, "sxx");
+  s.n_ = r.n;
+  s.shifted_ = r.n > 0;
+  s.shift_x_ = std::move(r.shift_x), s.shift_y_ = std::move(r.shift_y), s.sy_ = std::move(r.sy), s.syy_ = std::move(r.syy);
+  s.npos_ = std::move(r.npos), s.sypos_ = std::move(r.sypos), s.syypos_ = std::move(r.syypos), s.sx_ = std::move(r.sx);
+  s.sxy_ = std::move(r.sxy), s.sxpos_ = std::move(r.sxpos), s.sxypos_ = std::move(r.sxypos);
+  if (r.second) s.sxx_ = std::move(r.sxx);
+  return s;
+}
+
+}  // namespace pn::explain

@@ -1,0 +1,102 @@
+// PatternStats: the streaming, mergeable sums from which every signal estimator and the quality
+// criterion are computed, for one dense or conv layer. Chapter 5 (paper §4.5).
+//
+// A row is one input vector x of the layer (a dense layer's input; for a conv layer one receptive-
+// field patch of one image at one output position, zero-padded borders included) with the layer's
+// bias-inclusive pre-activations z (one per neuron). y = z (the bias cancels in every covariance)
+// and the regime mask m = 1[z > 0] is the ReLU's gate. Per neuron o the sums are
+//   N, Σy, Σy², n+ = Σm, Σm·y, Σm·y²             (vectors over neurons)
+//   Σx                                          (a vector over the D inputs)
+//   Σy·x, Σm·x, Σm·y·x                          (O x D matrices, in the kernel's layout)
+//   Σx·xᵀ                                       (D x D, only when second moments are requested)
+// and the negative regime follows by subtraction (Σ(1-m)·x = Σx - Σm·x, ...).
+//
+// Numerics: the products are GEMMs in float32 ([y, m·y, m]ᵀ · X: for a conv layer exactly a
+// weight-gradient product, so no im2col matrix of the whole batch is ever built), but x and y are
+// first shifted by fixed reference points (the means of the first batch) and each batch's float
+// result is added into double sums. With centred inputs the float rounding is relative to the
+// spread of the data rather than its offset, and it averages out over batches; E[xy] - E[x]E[y] is
+// then formed in double. merge() re-expresses one side's sums about the other's reference point,
+// so merging is exact up to double rounding.
+#pragma once
+
+#include "pn/kernels/conv.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pn::explain {
+
+class PatternStats {
+public:
+  PatternStats() = default;
+  // d inputs per row, o neurons; with second_moments also Σx·xᵀ (D² doubles: needed by rho(S)).
+  PatternStats(std::int64_t d, std::int64_t o, bool second_moments);
+
+  // rows x (R, D) and pre-activations z (R, O), row-major float.
+  void accumulate_rows(const float* x, const float* z, std::int64_t rows);
+  // A conv layer: images x (N, C, H, W), pre-activations z (N, O, out_h, out_w); every
+  // (image, position) is a row.
+  void accumulate_conv(const kernels::ConvGeom& g, const float* x, const float* z);
+
+  // Adds another set of sums over other rows (same D, O, second-moment setting).
+  void merge(const PatternStats& other);
+
+  std::int64_t inputs() const { return d_; }
+  std::int64_t neurons() const { return o_; }
+  double rows() const { return n_; }
+  bool has_second_moments() const { return second_; }
+
+  // --- Moments in the original coordinates, computed from the sums (all in double) -------------
+  double mean_y(std::int64_t o) const;
+  double var_y(std::int64_t o) const;
+  double positive_rows(std::int64_t o) const { return npos_[idx(o)]; }
+  // E[x] (D)
+  std::vector<double> mean_x() const;
+  // cov[x, y_o] = E[x y] - E[x] E[y] (D)
+  std::vector<double> cov_xy(std::int64_t o) const;
+  // The numerator of the two-component pattern of paper Eq. 8 for one regime, with E[y] over ALL
+  // rows: E_k[x y] - E_k[x] E[y], k = positive (m = 1) or negative (m = 0). Zero if the regime is
+  // empty.
+  std::vector<double> regime_numerator(std::int64_t o, bool positive) const;
+  // Raw access for the quality criterion (original coordinates): E[x xᵀ] - E[x]E[x]ᵀ (D x D).
+  std::vector<double> cov_xx() const;
+  // Conditional moments of the positive / negative regime: n_k, E_k[y], E_k[y²], E_k[x], E_k[x y].
+  struct Regime {
+    double n = 0, mean_y = 0, mean_yy = 0;
+    std::vector<double> mean_x, mean_xy;
+  };
+  Regime regime(std::int64_t o, bool positive) const;
+
+  // --- Serialisation (raw sums, for checkpoints and sharded fits) ----------------------------
+  struct Raw {
+    std::int64_t d = 0, o = 0;
+    bool second = false;
+    double n = 0;
+    std::vector<double> shift_x, shift_y, sy, syy, npos, sypos, syypos, sx, sxy, sxpos, sxypos, sxx;
+  };
+  Raw raw() const;
+  static PatternStats from_raw(Raw raw);
+
+private:
+  std::size_t idx(std::int64_t o) const { return static_cast<std::size_t>(o); }
+  void set_shift(const float* x, std::int64_t x_stride, std::int64_t x_count, bool x_columns, const float* z,
+                 std::int64_t z_rows);
+  // Adds one block of centred rows: xc (rows x D, or D x rows when transposed_x), u = [y | m·y | m]
+  // stacked as (3·O x rows) and the vector sums.
+  void add_block(const float* xc, bool x_is_d_by_rows, const float* u, std::int64_t rows);
+  void shift_to(const std::vector<double>& new_x, const std::vector<double>& new_y);
+
+  std::int64_t d_ = 0, o_ = 0;
+  bool second_ = false;
+  bool shifted_ = false;
+  double n_ = 0;
+  std::vector<double> shift_x_, shift_y_;
+  std::vector<double> sy_, syy_, npos_, sypos_, syypos_;  // O
+  std::vector<double> sx_;                                // D
+  std::vector<double> sxy_, sxpos_, sxypos_;              // O x D
+  std::vector<double> sxx_;                               // D x D (second moments)
+};
+
+}  // namespace pn::explain
