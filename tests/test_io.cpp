@@ -2,6 +2,7 @@
 // the readers must refuse with a message that names the problem.
 #include "pn/core/atomic_file.h"
 #include "pn/core/error.h"
+#include "test_files.h"
 #include "pn/core/rng.h"
 #include "pn/io/idx.h"
 #include "pn/io/npy.h"
@@ -24,24 +25,14 @@
 
 namespace {
 
+using pntest::message_of;
+using pntest::TempDir;
+
 using ::testing::HasSubstr;
 using pn::Shape;
 using pn::Tensor;
 namespace fs = std::filesystem;
 
-class TempDir {
-public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "pn_io_XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (fs::path(path_) / name).string(); }
-  std::size_t count() const { return static_cast<std::size_t>(std::distance(fs::directory_iterator(path_), fs::directory_iterator())); }
-
-private:
-  std::string path_;
-};
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
@@ -57,14 +48,6 @@ std::string le64(std::uint64_t v) {
 // A safetensors file from a header text and raw data bytes.
 std::string safetensors_bytes(const std::string& header, const std::string& data) { return le64(header.size()) + header + data; }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const pn::Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 Tensor random_tensor(Shape s, std::uint64_t seed) {
   pn::Rng rng(seed);

@@ -1,6 +1,7 @@
 // Chapter 2: layers, the Sequential network, its architecture JSON and model files (patternnet,
 // torchvision and timm naming), the Trace, initialisation, optimizers and reproducible training.
 #include "pn/core/error.h"
+#include "test_files.h"
 #include "pn/core/rng.h"
 #include "pn/io/safetensors.h"
 #include "pn/nn/builders.h"
@@ -21,33 +22,16 @@
 
 namespace {
 
+using pntest::message_of;
+using pntest::TempDir;
+
 using ::testing::HasSubstr;
 using pn::Shape;
 using pn::Tensor;
 namespace nn = pn::nn;
 namespace fs = std::filesystem;
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const pn::Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
-class TempDir {
-public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "pn_nn_XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (fs::path(path_) / name).string(); }
-
-private:
-  std::string path_;
-};
 
 Tensor random_tensor(Shape s, std::uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
   pn::Rng rng(seed);
