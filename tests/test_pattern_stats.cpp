@@ -4,12 +4,18 @@
 #include "pn/core/error.h"
 #include "pn/core/rng.h"
 #include "pn/explain/estimator.h"
+#include "pn/explain/fit_patterns.h"
+#include "pn/explain/patterns.h"
+#include "pn/nn/model_io.h"
+#include "test_files.h"
 #include "pn/explain/pattern_stats.h"
 #include "pn/kernels/conv.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 namespace {
@@ -261,6 +267,97 @@ TEST(Estimators, DeadNeuronsGetZeroPatternsAndAreCounted) {
   EXPECT_LT(rr.max_constraint_error, 1e-5);
   EXPECT_FLOAT_EQ(af[0], 0.5f);  // w / wᵀw for w = (1, 1, 0)
   EXPECT_THROW((void)ex::estimator_from_name("quadratic"), pn::Error);
+}
+
+}  // namespace
+
+namespace {
+
+// A small network with every kind of layer that gets a pattern.
+pn::nn::Sequential tiny_model() {
+  auto m = pn::nn::Sequential::from_architecture_json(
+      R"({"input": [1, 6, 6], "layers": [
+        {"name": "conv1", "type": "conv2d", "in_channels": 1, "out_channels": 3, "kernel": 3, "stride": 1, "padding": 1},
+        {"name": "relu1", "type": "relu"}, {"name": "pool1", "type": "maxpool2d", "kernel": 2, "stride": 2},
+        {"name": "flat", "type": "flatten"}, {"name": "fc1", "type": "linear", "in_features": 27, "out_features": 4},
+        {"name": "relu2", "type": "relu"}, {"name": "fc2", "type": "linear", "in_features": 4, "out_features": 2}]})");
+  pn::Rng rng(8);
+  m.init(rng);
+  for (auto& p : m.parameters()) {
+    if (p.shape().rank() == 1) rng.fill_uniform(p.mutable_value().values(), -0.2f, 0.2f);  // non-zero biases
+  }
+  return m;
+}
+
+TEST(Patterns, FitMatchesTheDenseFormulaAndRoundTrips) {
+  auto model = tiny_model();
+  pn::Rng rng(9);
+  Tensor x1(Shape{40, 1, 6, 6}), x2(Shape{25, 1, 6, 6});
+  rng.fill_uniform(x1.values(), 0.0f, 1.0f);
+  rng.fill_uniform(x2.values(), 0.0f, 1.0f);
+  ex::StatsCollector collector(model, false);
+  collector.add_batch(x1);
+  collector.add_batch(x2);
+  EXPECT_EQ(collector.rows_seen(), 65.0);
+  const ex::Patterns two = ex::fit_patterns(model, &collector, ex::Estimator::two_component);
+  const ex::Patterns lin = ex::fit_patterns(model, &collector, ex::Estimator::linear);
+  ASSERT_EQ(two.layers.size(), 3u);
+  EXPECT_EQ(two.layers[0].rows, 65.0 * 36);  // every (image, position) of conv1 is a row
+  EXPECT_EQ(two.layers[1].rows, 65.0);
+
+  // fc1 by the reference code's dense formula (spec §10.3): mask = XWᵀ + b > 0, E[y] over all rows.
+  std::vector<double> X, Z;
+  for (const Tensor* xb : {&x1, &x2}) {
+    pn::nn::Trace trace;
+    model.forward(*xb, &trace);
+    const std::size_t fc1 = *model.find("fc1");
+    for (float v : trace.layers[fc1].input.values()) X.push_back(v);
+    for (float v : trace.layers[fc1 + 1].input.values()) Z.push_back(v);
+  }
+  const TwoPass exact(X, Z, 27, 4, 65);
+  const Tensor& w = model.layer(*model.find("fc1")).weight.value();
+  for (std::int64_t j = 0; j < 4; ++j) {
+    double den_p = 0, den_l = 0;
+    for (std::int64_t k = 0; k < 27; ++k) {
+      den_p += w[j * 27 + k] * exact.num_pos[static_cast<std::size_t>(j)][static_cast<std::size_t>(k)];
+      den_l += w[j * 27 + k] * exact.cov_xy[static_cast<std::size_t>(j)][static_cast<std::size_t>(k)];
+    }
+    for (std::int64_t k = 0; k < 27; ++k) {
+      if (den_p != 0) {
+        EXPECT_NEAR(two.layers[1].a[j * 27 + k], exact.num_pos[static_cast<std::size_t>(j)][static_cast<std::size_t>(k)] / den_p, 1e-4);
+      }
+      EXPECT_NEAR(lin.layers[1].a[j * 27 + k], exact.cov_xy[static_cast<std::size_t>(j)][static_cast<std::size_t>(k)] / den_l, 1e-4);
+    }
+  }
+  for (const auto& l : two.layers) EXPECT_LT(l.report.max_constraint_error, 1e-4) << l.layer;
+
+  pntest::TempDir dir;
+  ex::save_patterns(dir.file("p.safetensors"), two);
+  const ex::Patterns back = ex::load_patterns(dir.file("p.safetensors"));
+  EXPECT_EQ(back.estimator, ex::Estimator::two_component);
+  EXPECT_EQ(back.model_fingerprint, model.fingerprint());
+  ASSERT_EQ(back.layers.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(back.layers[i].a.shape(), two.layers[i].a.shape());
+    for (std::int64_t k = 0; k < two.layers[i].a.numel(); ++k) {
+      EXPECT_EQ(back.layers[i].a[k], two.layers[i].a[k]);
+      EXPECT_EQ(back.layers[i].a_negative[k], two.layers[i].a_negative[k]);
+    }
+  }
+  EXPECT_NO_THROW(ex::check_patterns_match(back, model, "p.safetensors"));
+  // Other weights, other model: refused by the fingerprint.
+  model.layer(0).weight.mutable_value()[0] += 0.5f;
+  EXPECT_THAT(pntest::message_of([&] { ex::check_patterns_match(back, model, "p.safetensors"); }),
+              ::testing::HasSubstr("patterns for another model"));
+  // Not a patterns file at all.
+  pn::nn::save_model(dir.file("m.safetensors"), model);
+  EXPECT_THAT(pntest::message_of([&] { (void)ex::load_patterns(dir.file("m.safetensors")); }),
+              ::testing::HasSubstr("is not a patterns file"));
+  // NaN inputs are refused, not averaged in.
+  Tensor bad = x1.clone();
+  bad[5] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW(collector.add_batch(bad), pn::Error);
+  EXPECT_THROW((void)ex::fit_patterns(model, nullptr, ex::Estimator::linear), pn::Error);
 }
 
 }  // namespace

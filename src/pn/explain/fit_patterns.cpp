@@ -1,0 +1,83 @@
+#include "pn/explain/fit_patterns.h"
+
+#include "pn/core/error.h"
+#include "pn/kernels/conv.h"
+
+#include <cmath>
+
+namespace pn::explain {
+
+StatsCollector::StatsCollector(const nn::Sequential& model, bool second_moments) : model_(model) {
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    const auto& l = model.layer(i);
+    if (!l.spec.has_params()) continue;
+    const Tensor& w = l.weight.value();
+    layers_.push_back(i);
+    stats_.emplace_back(w.numel() / w.dim(0), w.dim(0), second_moments);
+  }
+}
+
+void StatsCollector::add_batch(const Tensor& x) {
+  model_.check_input(x, "pattern statistics");
+  for (float v : x.values()) {
+    if (!std::isfinite(v)) throw Error("pattern statistics: the input batch contains {} (NaN/Inf inputs are refused)", v);
+  }
+  nn::Trace trace;
+  model_.forward(x, &trace);
+  for (std::size_t k = 0; k < layers_.size(); ++k) {
+    const std::size_t i = layers_[k];
+    const auto& spec = model_.layer(i).spec;
+    const Tensor& in = trace.layers[i].input;
+    // The layer's output, bias included and before any ReLU, is the next layer's input.
+    const Tensor& z = i + 1 < trace.layers.size() ? trace.layers[i + 1].input : trace.output;
+    if (spec.kind == nn::Kind::conv2d) {
+      const auto g = kernels::make_conv_geom(in.dim(0), in.dim(1), in.dim(2), in.dim(3), spec.out, spec.kernel, spec.kernel,
+                                             spec.stride, spec.padding);
+      stats_[k].accumulate_conv(g, in.data(), z.data());
+    } else {
+      stats_[k].accumulate_rows(in.data(), z.data(), in.dim(0));
+    }
+  }
+  images_ += static_cast<double>(x.dim(0));
+}
+
+Patterns fit_patterns(const nn::Sequential& model, const StatsCollector* collector, Estimator estimator, std::uint64_t seed) {
+  if (estimator == Estimator::identity) throw Error("the identity estimator S_x has no pattern to fit");
+  const bool needs_stats = estimator == Estimator::linear || estimator == Estimator::two_component;
+  if (needs_stats && (!collector || collector->rows_seen() == 0)) {
+    throw Error("fitting {} patterns needs data: the data set is empty", estimator_name(estimator));
+  }
+  Patterns p;
+  p.estimator = estimator;
+  p.model_fingerprint = model.fingerprint();
+  Rng rng(seed);
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    const auto& l = model.layer(i);
+    if (!l.spec.has_params()) continue;
+    LayerPatterns lp;
+    lp.layer = l.spec.name;
+    const Tensor& w = l.weight.value();
+    switch (estimator) {
+      case Estimator::filter: lp.a = filter_pattern(w, lp.report); break;
+      case Estimator::random: lp.a = random_pattern(w, rng, lp.report); break;
+      case Estimator::linear:
+        lp.a = linear_pattern(collector->stats()[k], w, lp.report);
+        lp.rows = collector->stats()[k].rows();
+        break;
+      case Estimator::two_component: {
+        auto two = two_component_pattern(collector->stats()[k], w, lp.report);
+        lp.a = std::move(two.positive);
+        lp.a_negative = std::move(two.negative);
+        lp.rows = collector->stats()[k].rows();
+        break;
+      }
+      case Estimator::identity: break;
+    }
+    p.layers.push_back(std::move(lp));
+    ++k;
+  }
+  return p;
+}
+
+}  // namespace pn::explain

@@ -1,0 +1,40 @@
+// Fitting patterns over a data set: one forward pass per batch, recording every dense and conv
+// layer's input and pre-activation, fed to that layer's PatternStats; then each estimator turns the
+// statistics into patterns. Chapter 5.
+#pragma once
+
+#include "pn/explain/pattern_stats.h"
+#include "pn/explain/patterns.h"
+#include "pn/nn/sequential.h"
+
+#include <string>
+#include <vector>
+
+namespace pn::explain {
+
+class StatsCollector {
+public:
+  // second_moments: also Σx·xᵀ per layer (for rho(S); D² doubles per layer).
+  StatsCollector(const nn::Sequential& model, bool second_moments);
+
+  // x is a batch (N, input...) of the model's input; checks finiteness and shape.
+  void add_batch(const Tensor& x);
+
+  const std::vector<std::size_t>& layer_indices() const { return layers_; }  // model layer of each stats
+  const std::vector<PatternStats>& stats() const { return stats_; }
+  std::vector<PatternStats>& stats() { return stats_; }
+  double rows_seen() const { return images_; }
+
+private:
+  const nn::Sequential& model_;
+  std::vector<std::size_t> layers_;
+  std::vector<PatternStats> stats_;
+  double images_ = 0;
+};
+
+// Patterns of the given estimator for every dense and conv layer. identity has no pattern (an
+// error); filter and random need no statistics (collector may be null for them).
+Patterns fit_patterns(const nn::Sequential& model, const StatsCollector* collector, Estimator estimator,
+                      std::uint64_t seed = 1);
+
+}  // namespace pn::explain

@@ -1,0 +1,91 @@
+#include "pn/explain/patterns.h"
+
+#include "pn/core/error.h"
+#include "pn/io/safetensors.h"
+
+#include <nlohmann/json.hpp>
+
+namespace pn::explain {
+
+const LayerPatterns* Patterns::find(const std::string& layer) const {
+  for (const auto& l : layers)
+    if (l.layer == layer) return &l;
+  return nullptr;
+}
+
+void save_patterns(const std::string& path, const Patterns& p) {
+  nlohmann::ordered_json layers = nlohmann::ordered_json::array();
+  std::vector<std::pair<std::string, const Tensor*>> tensors;
+  const bool two = p.estimator == Estimator::two_component;
+  for (const auto& l : p.layers) {
+    layers.push_back({{"name", l.layer},
+                      {"shape", std::vector<std::int64_t>(l.a.shape().begin(), l.a.shape().end())},
+                      {"rows", l.rows},
+                      {"dead", l.report.dead},
+                      {"dead_negative", l.report.dead_negative},
+                      {"max_constraint_error", l.report.max_constraint_error}});
+    if (two) {
+      tensors.emplace_back(l.layer + ".a_pos", &l.a);
+      tensors.emplace_back(l.layer + ".a_neg", &l.a_negative);
+    } else {
+      tensors.emplace_back(l.layer + ".a", &l.a);
+    }
+  }
+  io::write_safetensors(path, tensors,
+                        {{"pn.estimator", estimator_name(p.estimator)},
+                         {"pn.model_fingerprint", p.model_fingerprint},
+                         {"pn.layers", layers.dump()}});
+}
+
+Patterns load_patterns(const std::string& path) {
+  io::SafetensorsReader f(path);
+  const auto& meta = f.metadata();
+  for (const char* key : {"pn.estimator", "pn.model_fingerprint", "pn.layers"}) {
+    if (!meta.count(key)) throw Error("'{}' is not a patterns file: its metadata lacks \"{}\"", path, key);
+  }
+  Patterns p;
+  p.estimator = estimator_from_name(meta.at("pn.estimator"));
+  p.model_fingerprint = meta.at("pn.model_fingerprint");
+  nlohmann::json layers;
+  try {
+    layers = nlohmann::json::parse(meta.at("pn.layers"));
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error("'{}': pn.layers is not valid JSON ({})", path, e.what());
+  }
+  if (!layers.is_array()) throw Error("'{}': pn.layers must be a list", path);
+  const bool two = p.estimator == Estimator::two_component;
+  for (const auto& l : layers) {
+    if (!l.is_object() || !l.contains("name") || !l["name"].is_string()) throw Error("'{}': a pn.layers entry lacks its name", path);
+    LayerPatterns lp;
+    lp.layer = l["name"].get<std::string>();
+    lp.rows = l.value("rows", 0.0);
+    lp.report.dead = l.value("dead", std::int64_t{0});
+    lp.report.dead_negative = l.value("dead_negative", std::int64_t{0});
+    lp.report.max_constraint_error = l.value("max_constraint_error", 0.0);
+    lp.a = f.load(lp.layer + (two ? ".a_pos" : ".a"));
+    if (two) lp.a_negative = f.load(lp.layer + ".a_neg");
+    lp.report.neurons = lp.a.rank() > 0 ? lp.a.dim(0) : 0;
+    p.layers.push_back(std::move(lp));
+  }
+  return p;
+}
+
+void check_patterns_match(const Patterns& p, const nn::Sequential& model, const std::string& source) {
+  const std::string fp = model.fingerprint();
+  if (p.model_fingerprint != fp) {
+    throw Error("'{}' holds patterns for another model (fingerprint {}, this model is {}); fit patterns for this model "
+                "with `patternnet fit-patterns`",
+                source, p.model_fingerprint, fp);
+  }
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    const auto& l = model.layer(i);
+    if (!l.spec.has_params()) continue;
+    const LayerPatterns* lp = p.find(l.spec.name);
+    if (!lp) throw Error("'{}' has no pattern for layer '{}'", source, l.spec.name);
+    if (lp->a.shape() != l.weight.shape()) {
+      throw Error("'{}': the pattern of layer '{}' is {} but its weight is {}", source, l.spec.name, lp->a.shape(), l.weight.shape());
+    }
+  }
+}
+
+}  // namespace pn::explain
