@@ -136,11 +136,12 @@ void expect_matches(const ex::PatternStats& s, const TwoPass& t, double tol) {
   }
 }
 
-// Precision of the float32 products: each block's GEMM sums up to 4096 centred rows in float32
-// before the double accumulation, which bounds the relative error at about 2e-8 on these data
-// (measured). The estimators issue asks for 1e-9, which needs the products accumulated in double
-// over shorter runs; kStreamingTolerance records what the current kernel achieves.
-constexpr double kStreamingTolerance = 1e-7;
+// Precision: the statistics GEMM sums runs of at most 128 centred products in float32 and adds each
+// run in double (GemmArgs::c64). Measured on these data: about 4e-9 relative for 10^6 rows (a
+// float32 sum over a whole 4096-row batch gave 2e-8). The estimators issue asks for 1e-9, which
+// needs the products themselves accumulated in double; kStreamingTolerance records what the
+// current kernel achieves with a margin of two.
+constexpr double kStreamingTolerance = 1e-8;
 
 TEST(PatternStats, MillionRowsFarFromTheOriginMatchTwoPassDouble) {
   const std::int64_t rows = 1000000, d = 6, o = 3;
@@ -169,8 +170,10 @@ TEST(PatternStats, MergedShardsEqualOnePass) {
   merged.merge(a);
   merged.merge(b);
   EXPECT_EQ(merged.rows(), one.rows());
-  expect_matches(one, exact, kStreamingTolerance);
-  expect_matches(merged, exact, kStreamingTolerance);
+  // The rounding of the float runs averages out as 1/sqrt(rows): scale the 10^6-row tolerance.
+  const double tol = kStreamingTolerance * std::sqrt(1e6 / static_cast<double>(rows));
+  expect_matches(one, exact, tol);
+  expect_matches(merged, exact, tol);
   // The raw sums survive a serialisation round trip.
   const ex::PatternStats again = ex::PatternStats::from_raw(merged.raw());
   EXPECT_EQ(again.cov_xy(1), merged.cov_xy(1));

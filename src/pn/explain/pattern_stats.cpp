@@ -3,6 +3,7 @@
 #include "pn/core/aligned_buffer.h"
 #include "pn/core/error.h"
 #include "pn/core/shape.h"
+#include "pn/core/shape.h"
 #include "pn/kernels/kernels.h"
 
 #include <algorithm>
@@ -28,24 +29,17 @@ PatternStats::PatternStats(std::int64_t d, std::int64_t o, bool second_moments)
   shift_y_.assign(static_cast<std::size_t>(o), 0.0);
   for (auto* v : {&sy_, &syy_, &npos_, &sypos_, &syypos_}) v->assign(static_cast<std::size_t>(o), 0.0);
   sx_.assign(static_cast<std::size_t>(d), 0.0);
-  for (auto* v : {&sxy_, &sxpos_, &sxypos_}) v->assign(od, 0.0);
+  cross_.assign(3 * od, 0.0);
   if (second_) sxx_.assign(static_cast<std::size_t>(pn::checked_mul(d, d, "input second moments")), 0.0);
 }
 
 void PatternStats::add_block(const float* xc, bool x_is_d_by_rows, const float* u, std::int64_t rows) {
-  thread_local AlignedBuffer t_buf;
   const std::int64_t o3 = 3 * o_;
-  float* t = scratch(t_buf, o3 * d_);
-  // T (3O x D) = U (3O x R) · Xc (R x D): for a conv layer Xc is the im2col block (D x R), the
-  // product U · colᵀ is the weight-gradient orientation.
-  kernels::gemm(kernels::GemmArgs{false, x_is_d_by_rows, o3, d_, rows, u, rows, xc, x_is_d_by_rows ? rows : d_, t, d_,
-                                  false});
-  const std::int64_t od = o_ * d_;
-  for (std::int64_t i = 0; i < od; ++i) {
-    sxy_[static_cast<std::size_t>(i)] += t[i];
-    sxypos_[static_cast<std::size_t>(i)] += t[od + i];
-    sxpos_[static_cast<std::size_t>(i)] += t[2 * od + i];
-  }
+  // cross (3O x D) += U (3O x R) · Xc (R x D), summed in double over short runs of rows. For a
+  // conv layer Xc is the im2col block (D x R) and U · colᵀ is the weight-gradient orientation.
+  kernels::GemmArgs cross{false, x_is_d_by_rows, o3, d_, rows, u, rows, xc, x_is_d_by_rows ? rows : d_, nullptr, d_, true};
+  cross.c64 = cross_.data();
+  kernels::gemm(cross);
   for (std::int64_t o = 0; o < o_; ++o) {
     const float* y = u + o * rows;
     const float* my = u + (o_ + o) * rows;
@@ -76,11 +70,10 @@ void PatternStats::add_block(const float* xc, bool x_is_d_by_rows, const float* 
       for (std::int64_t dd = 0; dd < d_; ++dd) sx_[static_cast<std::size_t>(dd)] += xc[r * d_ + dd];
   }
   if (second_) {
-    thread_local AlignedBuffer xx_buf;
-    float* xx = scratch(xx_buf, d_ * d_);
-    kernels::gemm(kernels::GemmArgs{!x_is_d_by_rows, x_is_d_by_rows, d_, d_, rows, xc, x_is_d_by_rows ? rows : d_, xc,
-                                    x_is_d_by_rows ? rows : d_, xx, d_, false});
-    for (std::int64_t i = 0; i < d_ * d_; ++i) sxx_[static_cast<std::size_t>(i)] += xx[i];
+    kernels::GemmArgs xx{!x_is_d_by_rows, x_is_d_by_rows, d_, d_, rows, xc, x_is_d_by_rows ? rows : d_, xc,
+                         x_is_d_by_rows ? rows : d_, nullptr, d_, true};
+    xx.c64 = sxx_.data();
+    kernels::gemm(xx);
   }
   n_ += static_cast<double>(rows);
 }
@@ -202,9 +195,9 @@ void PatternStats::shift_to(const std::vector<double>& new_x, const std::vector<
     for (std::int64_t i = 0; i < d_; ++i) {
       const auto ui = static_cast<std::size_t>(i);
       const std::size_t k = uo * static_cast<std::size_t>(d_) + ui;
-      sxy_[k] += dy[uo] * sx_[ui] + dx[ui] * sy_[uo] + n * dx[ui] * dy[uo];
-      sxypos_[k] += dy[uo] * sxpos_[k] + dx[ui] * sypos_[uo] + npos_[uo] * dx[ui] * dy[uo];
-      sxpos_[k] += npos_[uo] * dx[ui];
+      cross_[xy(k)] += dy[uo] * sx_[ui] + dx[ui] * sy_[uo] + n * dx[ui] * dy[uo];
+      cross_[xypos(k)] += dy[uo] * cross_[xpos(k)] + dx[ui] * sypos_[uo] + npos_[uo] * dx[ui] * dy[uo];
+      cross_[xpos(k)] += npos_[uo] * dx[ui];
     }
     syy_[uo] += 2 * dy[uo] * sy_[uo] + n * dy[uo] * dy[uo];
     syypos_[uo] += 2 * dy[uo] * sypos_[uo] + npos_[uo] * dy[uo] * dy[uo];
@@ -231,7 +224,7 @@ void PatternStats::merge(const PatternStats& other) {
     for (std::size_t i = 0; i < a.size(); ++i) a[i] += c[i];
   };
   add(sy_, b.sy_), add(syy_, b.syy_), add(npos_, b.npos_), add(sypos_, b.sypos_), add(syypos_, b.syypos_);
-  add(sx_, b.sx_), add(sxy_, b.sxy_), add(sxpos_, b.sxpos_), add(sxypos_, b.sxypos_);
+  add(sx_, b.sx_), add(cross_, b.cross_);
   if (second_) add(sxx_, b.sxx_);
   n_ += b.n_;
 }
@@ -253,7 +246,7 @@ std::vector<double> PatternStats::cov_xy(std::int64_t o) const {
   std::vector<double> c(static_cast<std::size_t>(d_));
   const double my = sy_[idx(o)] / n_;
   const std::size_t base = idx(o) * static_cast<std::size_t>(d_);
-  for (std::size_t i = 0; i < c.size(); ++i) c[i] = sxy_[base + i] / n_ - (sx_[i] / n_) * my;
+  for (std::size_t i = 0; i < c.size(); ++i) c[i] = cross_[xy(base + i)] / n_ - (sx_[i] / n_) * my;
   return c;
 }
 
@@ -270,8 +263,8 @@ std::vector<double> PatternStats::regime_numerator(std::int64_t o, bool positive
   const double eyk = sy_k / nk;
   const std::size_t base = uo * static_cast<std::size_t>(d_);
   for (std::size_t i = 0; i < num.size(); ++i) {
-    const double sxk = positive ? sxpos_[base + i] : sx_[i] - sxpos_[base + i];
-    const double sxyk = positive ? sxypos_[base + i] : sxy_[base + i] - sxypos_[base + i];
+    const double sxk = positive ? cross_[xpos(base + i)] : sx_[i] - cross_[xpos(base + i)];
+    const double sxyk = positive ? cross_[xypos(base + i)] : cross_[xy(base + i)] - cross_[xypos(base + i)];
     num[i] = sxyk / nk - (sxk / nk) * ey + shift_x_[i] * (eyk - ey);
   }
   return num;
@@ -300,8 +293,8 @@ PatternStats::Regime PatternStats::regime(std::int64_t o, bool positive) const {
   r.mean_yy = syyk / r.n + 2 * e * syk / r.n + e * e;
   const std::size_t base = uo * static_cast<std::size_t>(d_);
   for (std::size_t i = 0; i < r.mean_x.size(); ++i) {
-    const double sxk = positive ? sxpos_[base + i] : sx_[i] - sxpos_[base + i];
-    const double sxyk = positive ? sxypos_[base + i] : sxy_[base + i] - sxypos_[base + i];
+    const double sxk = positive ? cross_[xpos(base + i)] : sx_[i] - cross_[xpos(base + i)];
+    const double sxyk = positive ? cross_[xypos(base + i)] : cross_[xy(base + i)] - cross_[xypos(base + i)];
     const double c = shift_x_[i];
     r.mean_x[i] = c + sxk / r.n;
     r.mean_xy[i] = sxyk / r.n + e * sxk / r.n + c * syk / r.n + c * e;
@@ -310,7 +303,9 @@ PatternStats::Regime PatternStats::regime(std::int64_t o, bool positive) const {
 }
 
 PatternStats::Raw PatternStats::raw() const {
-  return Raw{d_, o_, second_, n_, shift_x_, shift_y_, sy_, syy_, npos_, sypos_, syypos_, sx_, sxy_, sxpos_, sxypos_, sxx_};
+  const auto od = static_cast<std::ptrdiff_t>(o_ * d_);
+  const auto slice = [&](std::ptrdiff_t first) { return std::vector<double>(cross_.begin() + first, cross_.begin() + first + od); };
+  return Raw{d_, o_, second_, n_, shift_x_, shift_y_, sy_, syy_, npos_, sypos_, syypos_, sx_, slice(0), slice(2 * od), slice(od), sxx_};
 }
 
 PatternStats PatternStats::from_raw(Raw r) {
@@ -328,7 +323,9 @@ PatternStats PatternStats::from_raw(Raw r) {
   s.shifted_ = r.n > 0;
   s.shift_x_ = std::move(r.shift_x), s.shift_y_ = std::move(r.shift_y), s.sy_ = std::move(r.sy), s.syy_ = std::move(r.syy);
   s.npos_ = std::move(r.npos), s.sypos_ = std::move(r.sypos), s.syypos_ = std::move(r.syypos), s.sx_ = std::move(r.sx);
-  s.sxy_ = std::move(r.sxy), s.sxpos_ = std::move(r.sxpos), s.sxypos_ = std::move(r.sxypos);
+  std::copy(r.sxy.begin(), r.sxy.end(), s.cross_.begin());
+  std::copy(r.sxypos.begin(), r.sxypos.end(), s.cross_.begin() + static_cast<std::ptrdiff_t>(od));
+  std::copy(r.sxpos.begin(), r.sxpos.end(), s.cross_.begin() + static_cast<std::ptrdiff_t>(2 * od));
   if (r.second) s.sxx_ = std::move(r.sxx);
   return s;
 }

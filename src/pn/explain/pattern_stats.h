@@ -11,13 +11,13 @@
 //   Σx·xᵀ                                       (D x D, only when second moments are requested)
 // and the negative regime follows by subtraction (Σ(1-m)·x = Σx - Σm·x, ...).
 //
-// Numerics: the products are GEMMs in float32 ([y, m·y, m]ᵀ · X: for a conv layer exactly a
-// weight-gradient product, so no im2col matrix of the whole batch is ever built), but x and y are
-// first shifted by fixed reference points (the means of the first batch) and each batch's float
-// result is added into double sums. With centred inputs the float rounding is relative to the
-// spread of the data rather than its offset, and it averages out over batches; E[xy] - E[x]E[y] is
-// then formed in double. merge() re-expresses one side's sums about the other's reference point,
-// so merging is exact up to double rounding.
+// Numerics: the products are GEMMs ([y, m·y, m]ᵀ · X: for a conv layer exactly a weight-gradient
+// product, so no im2col matrix of the whole batch is ever built) with float32 inputs whose sums
+// go into double: the kernel sums runs of at most 128 products in float and adds each run in
+// double (GemmArgs::c64). x and y are first shifted by fixed reference points (the means of the
+// first batch), so the float rounding is relative to the spread of the data, not its offset; E[xy]
+// - E[x]E[y] is then formed in double. merge() re-expresses one side's sums about the other's
+// reference point, so merging is exact up to double rounding.
 #pragma once
 
 #include "pn/kernels/conv.h"
@@ -95,7 +95,12 @@ private:
   std::vector<double> shift_x_, shift_y_;
   std::vector<double> sy_, syy_, npos_, sypos_, syypos_;  // O
   std::vector<double> sx_;                                // D
-  std::vector<double> sxy_, sxpos_, sxypos_;              // O x D
+  // (3·O) x D: rows [0, O) Σy·x, [O, 2O) Σm·y·x, [2O, 3O) Σm·x — one matrix, so that one GEMM
+  // [y, m·y, m]ᵀ · X adds into all three.
+  std::vector<double> cross_;
+  std::size_t xy(std::size_t k) const { return k; }                       // k = o·D + i
+  std::size_t xypos(std::size_t k) const { return static_cast<std::size_t>(o_ * d_) + k; }
+  std::size_t xpos(std::size_t k) const { return static_cast<std::size_t>(2 * o_ * d_) + k; }
   std::vector<double> sxx_;                               // D x D (second moments)
 };
 

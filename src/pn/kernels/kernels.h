@@ -27,7 +27,14 @@ struct GemmArgs {
   float* c = nullptr;
   std::int64_t ldc = 0;
   bool accumulate = false;
+  // When set, op(A) op(B) is ADDED into this double matrix (leading dimension ldc) instead of
+  // written to c: products are summed in float32 over runs of at most kF64Run steps of k, and each
+  // run's sum is added in double. This is the pattern statistics' kernel: float speed, with the
+  // rounding of a run of 128 products instead of a run over the whole data set.
+  double* c64 = nullptr;
 };
+
+inline constexpr std::int64_t kF64Run = 128;
 
 // Pooling over planes (N*C of them) of size h x w with a square window, no padding.
 // out_h = (h - kernel) / stride + 1 (floor), likewise out_w.

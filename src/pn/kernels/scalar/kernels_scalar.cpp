@@ -15,8 +15,22 @@ std::int64_t gemm_workspace(int /*threads*/) { return 0; }
 // C = op(A) op(B) (+C). For op(B) = Bᵀ each C element is a dot product of two contiguous rows;
 // otherwise rows of B are added into the row of C (i-k-j order), which streams memory forwards.
 void gemm(const GemmArgs& g, float* /*workspace*/) {
-  if (g.k == 0 && g.accumulate) return;  // C += nothing: leave every bit of C as it is
+  if (g.k == 0 && (g.accumulate || g.c64)) return;  // C += nothing: leave every bit of C as it is
   const auto a_at = [&](std::int64_t i, std::int64_t p) { return g.trans_a ? g.a[p * g.lda + i] : g.a[i * g.lda + p]; };
+  if (g.c64) {
+    // The reference sums every product in double (at least as accurate as the SIMD tables' runs).
+#pragma omp parallel for schedule(static) if (g.m * g.n * g.k > 100000)
+    for (std::int64_t i = 0; i < g.m; ++i)
+      for (std::int64_t j = 0; j < g.n; ++j) {
+        double sum = 0.0;
+        for (std::int64_t p = 0; p < g.k; ++p) {
+          const float b = g.trans_b ? g.b[j * g.ldb + p] : g.b[p * g.ldb + j];
+          sum += static_cast<double>(a_at(i, p)) * static_cast<double>(b);
+        }
+        g.c64[i * g.ldc + j] += sum;
+      }
+    return;
+  }
 #pragma omp parallel for schedule(static) if (g.m * g.n * g.k > 100000)
   for (std::int64_t i = 0; i < g.m; ++i) {
     float* crow = g.c + i * g.ldc;

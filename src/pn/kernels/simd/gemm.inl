@@ -124,17 +124,12 @@ inline void micro_step(Vec (&acc)[kMR][kNV], const float* __restrict ap, const f
   }
 }
 
-// c[0:kMR, 0:kNR] (+)= ap · bp over kc steps; c has leading dimension ldc.
-inline void micro_kernel(std::int64_t kc, const float* __restrict ap, const float* __restrict bp,
-                         float* __restrict c, std::int64_t ldc, bool load_c) {
-  Vec acc[kMR][kNV];
+// acc = ap · bp over kc steps (the register tile, kMR x kNR).
+inline void micro_product(std::int64_t kc, const float* __restrict ap, const float* __restrict bp, Vec (&acc)[kMR][kNV]) {
 #pragma GCC unroll 32
   for (int i = 0; i < kMR; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < kNV; ++v) acc[i][v] = Vec::zero();
-
-  for (int i = 0; i < kMR; ++i) __builtin_prefetch(c + i * ldc, 1);
-
   // Unrolled by four so that loop control is a small share of the issue slots; one prefetch per
   // four steps pulls the packed B panel a few cache lines ahead.
   std::int64_t k = 0;
@@ -152,7 +147,14 @@ inline void micro_kernel(std::int64_t kc, const float* __restrict ap, const floa
     ap += kMR;
     bp += kNR;
   }
+}
 
+// c[0:kMR, 0:kNR] (+)= ap · bp over kc steps; c has leading dimension ldc.
+inline void micro_kernel(std::int64_t kc, const float* __restrict ap, const float* __restrict bp,
+                         float* __restrict c, std::int64_t ldc, bool load_c) {
+  for (int i = 0; i < kMR; ++i) __builtin_prefetch(c + i * ldc, 1);
+  Vec acc[kMR][kNV];
+  micro_product(kc, ap, bp, acc);
 #pragma GCC unroll 32
   for (int i = 0; i < kMR; ++i) {
 #pragma GCC unroll 4
@@ -162,6 +164,18 @@ inline void micro_kernel(std::int64_t kc, const float* __restrict ap, const floa
       acc[i][v].storeu(p);
     }
   }
+}
+
+// c64[0:kMR, 0:kNR] += ap · bp: the float tile sum of this run of kc steps, added in double.
+inline void micro_kernel_f64(std::int64_t kc, const float* __restrict ap, const float* __restrict bp,
+                             double* __restrict c, std::int64_t ldc) {
+  for (int i = 0; i < kMR; ++i) __builtin_prefetch(c + i * ldc, 1);
+  Vec acc[kMR][kNV];
+  micro_product(kc, ap, bp, acc);
+#pragma GCC unroll 32
+  for (int i = 0; i < kMR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < kNV; ++v) acc[i][v].add_to_f64(c + i * ldc + v * Vec::width);
 }
 
 // One packed A block (mc x kc) against packed B panels [p_begin, p_end) of the current block.
@@ -175,6 +189,17 @@ inline void macro_kernel(const GemmArgs& g, std::int64_t ic, std::int64_t mc, st
     for (std::int64_t ir = 0; ir < mc; ir += kMR) {
       const std::int64_t mr = imin(kMR, mc - ir);
       const float* ap = apack + ir * kc;
+      if (g.c64) {
+        double* c = g.c64 + (ic + ir) * g.ldc + jc + j;
+        if (mr == kMR && nr == kNR) {
+          micro_kernel_f64(kc, ap, bp, c, g.ldc);
+        } else {
+          micro_kernel(kc, ap, bp, edge, kNR, false);
+          for (std::int64_t i = 0; i < mr; ++i)
+            for (std::int64_t jj = 0; jj < nr; ++jj) c[i * g.ldc + jj] += static_cast<double>(edge[i * kNR + jj]);
+        }
+        continue;
+      }
       float* c = g.c + (ic + ir) * g.ldc + jc + j;
       if (mr == kMR && nr == kNR) {
         micro_kernel(kc, ap, bp, c, g.ldc, load_c);
@@ -209,7 +234,8 @@ inline void gemm_serial(const GemmArgs& g, float* workspace) {
   // Blocks are cut evenly (N = 4096 becomes two blocks of 2048, not 4080 and a 16-wide sliver
   // that would repack all of A for almost no work).
   const std::int64_t nc_step = ceil_div(ceil_div(g.n, ceil_div(g.n, kNC)), kNR) * kNR;
-  const std::int64_t kc_step = ceil_div(g.k, ceil_div(g.k, kKC));
+  const std::int64_t kc_max = g.c64 ? imin(kKC, kF64Run) : kKC;
+  const std::int64_t kc_step = ceil_div(g.k, ceil_div(g.k, kc_max));
   const std::int64_t micro_rows = ceil_div(g.m, kMR);
   const std::int64_t mc_step = ceil_div(micro_rows, ceil_div(micro_rows, kMC / kMR)) * kMR;
 
@@ -236,7 +262,8 @@ inline GemmArgs sub_problem(const GemmArgs& g, std::int64_t i0, std::int64_t i1,
   s.n = j1 - j0;
   s.a = g.trans_a ? g.a + i0 : g.a + i0 * g.lda;
   s.b = g.trans_b ? g.b + j0 * g.ldb : g.b + j0;
-  s.c = g.c + i0 * g.ldc + j0;
+  s.c = g.c ? g.c + i0 * g.ldc + j0 : nullptr;
+  s.c64 = g.c64 ? g.c64 + i0 * g.ldc + j0 : nullptr;
   return s;
 }
 
@@ -247,7 +274,7 @@ inline GemmArgs sub_problem(const GemmArgs& g, std::int64_t i0, std::int64_t i1,
 inline void gemm(const GemmArgs& g, float* workspace) {
   if (g.m <= 0 || g.n <= 0) return;
   if (g.k <= 0) {
-    if (!g.accumulate) {
+    if (!g.accumulate && !g.c64) {
       for (std::int64_t i = 0; i < g.m; ++i)
         for (std::int64_t j = 0; j < g.n; ++j) g.c[i * g.ldc + j] = 0.0f;
     }

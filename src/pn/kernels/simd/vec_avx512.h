@@ -35,6 +35,12 @@ struct Vec {
     return {_mm512_i32gather_ps(idx, p, 4)};
   }
   void store_i32(int* p) const { _mm512_storeu_si512(p, _mm512_cvttps_epi32(v)); }
+  void add_to_f64(double* p) const {
+    const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+    const __m512d hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+    _mm512_storeu_pd(p, _mm512_add_pd(_mm512_loadu_pd(p), lo));
+    _mm512_storeu_pd(p + 8, _mm512_add_pd(_mm512_loadu_pd(p + 8), hi));
+  }
   float sum() const { return _mm512_reduce_add_ps(v); }
 };
 
