@@ -15,5 +15,6 @@ using Runner = std::function<int()>;
 Runner add_selfcheck(CLI::App& app);
 Runner add_train(CLI::App& app);
 Runner add_eval(CLI::App& app);
+Runner add_fit_patterns(CLI::App& app);
 
 }  // namespace pn::cli
