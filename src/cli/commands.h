@@ -16,5 +16,6 @@ Runner add_selfcheck(CLI::App& app);
 Runner add_train(CLI::App& app);
 Runner add_eval(CLI::App& app);
 Runner add_fit_patterns(CLI::App& app);
+Runner add_quality(CLI::App& app);
 
 }  // namespace pn::cli

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
     add(pn::cli::add_train);
     add(pn::cli::add_eval);
     add(pn::cli::add_fit_patterns);
+    add(pn::cli::add_quality);
   } catch (const std::exception& e) {
     fmt::print(stderr, "patternnet: internal error while setting up: {}\n", e.what());
     return 2;

@@ -30,20 +30,26 @@ void cholesky(std::vector<double>& a, std::int64_t n) {
 }
 
 void cholesky_solve(const std::vector<double>& l, std::int64_t n, std::vector<double>& b, std::int64_t k) {
-  const auto L = [&](std::int64_t i, std::int64_t j) { return l[static_cast<std::size_t>(i * n + j)]; };
-  // Forward: L Y = B, then backward: Lᵀ X = Y; each right-hand side column is independent.
+  // Forward: L Y = B, then backward: Lᵀ X = Y; each right-hand side column is independent and is
+  // solved in a contiguous copy (B's columns are strided by k).
 #pragma omp parallel for schedule(static) if (k > 8)
   for (std::int64_t c = 0; c < k; ++c) {
+    std::vector<double> x(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) x[static_cast<std::size_t>(i)] = b[static_cast<std::size_t>(i * k + c)];
     for (std::int64_t i = 0; i < n; ++i) {
-      double s = b[static_cast<std::size_t>(i * k + c)];
-      for (std::int64_t j = 0; j < i; ++j) s -= L(i, j) * b[static_cast<std::size_t>(j * k + c)];
-      b[static_cast<std::size_t>(i * k + c)] = s / L(i, i);
+      const double* li = l.data() + i * n;
+      double s = x[static_cast<std::size_t>(i)];
+      for (std::int64_t j = 0; j < i; ++j) s -= li[j] * x[static_cast<std::size_t>(j)];
+      x[static_cast<std::size_t>(i)] = s / li[i];
     }
+    // Lᵀ X = Y column-oriented: once x[i] is known, remove its contribution from rows above.
     for (std::int64_t i = n - 1; i >= 0; --i) {
-      double s = b[static_cast<std::size_t>(i * k + c)];
-      for (std::int64_t j = i + 1; j < n; ++j) s -= L(j, i) * b[static_cast<std::size_t>(j * k + c)];
-      b[static_cast<std::size_t>(i * k + c)] = s / L(i, i);
+      const double* li = l.data() + i * n;
+      const double xi = x[static_cast<std::size_t>(i)] / li[i];
+      x[static_cast<std::size_t>(i)] = xi;
+      for (std::int64_t j = 0; j < i; ++j) x[static_cast<std::size_t>(j)] -= li[j] * xi;
     }
+    for (std::int64_t i = 0; i < n; ++i) b[static_cast<std::size_t>(i * k + c)] = x[static_cast<std::size_t>(i)];
   }
 }
 

@@ -52,13 +52,24 @@ LayerQuality layer_quality(const PatternStats& fit, const PatternStats& eval, co
   require_shape(a_neg, w.shape(), "quality", "negative-regime pattern");
   if (fit.rows() == 0 || eval.rows() == 0) throw Error("quality: a split holds no rows");
 
-  // Σλ = cov(x) + λI on the fitting split, factorised once.
-  std::vector<double> sigma = fit.cov_xx();
+  // Σλ = cov(x) + λI on the fitting split, factorised once. With fewer rows than inputs (or
+  // constant inputs) cov(x) is singular and rounding can make it slightly indefinite; the ridge
+  // then grows tenfold until the factorisation succeeds (up to 1e-2 of the mean variance).
+  const std::vector<double> cov = fit.cov_xx();
   double trace = 0;
-  for (std::int64_t i = 0; i < d; ++i) trace += sigma[static_cast<std::size_t>(i * d + i)];
-  const double lambda = ridge * std::max(trace / static_cast<double>(d), 1e-300);
-  for (std::int64_t i = 0; i < d; ++i) sigma[static_cast<std::size_t>(i * d + i)] += lambda;
-  linalg::cholesky(sigma, d);
+  for (std::int64_t i = 0; i < d; ++i) trace += cov[static_cast<std::size_t>(i * d + i)];
+  const double mean_var = std::max(trace / static_cast<double>(d), 1e-300);
+  std::vector<double> sigma;
+  for (double rel = ridge;; rel *= 10) {
+    sigma = cov;
+    for (std::int64_t i = 0; i < d; ++i) sigma[static_cast<std::size_t>(i * d + i)] += rel * mean_var;
+    try {
+      linalg::cholesky(sigma, d);
+      break;
+    } catch (const Error& e) {
+      if (rel >= 1e-2) throw Error("quality: the input covariance stays singular even with a ridge of {} ({})", rel, e.what());
+    }
+  }
 
   // Right-hand sides: U = [a₋, δ, c, c_q] of every neuron, as columns of a D x 4O matrix.
   std::vector<NeuronMoments> fm(static_cast<std::size_t>(o)), em(static_cast<std::size_t>(o));

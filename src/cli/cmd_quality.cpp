@@ -1,0 +1,141 @@
+// `patternnet quality`: rho(S) per layer for several estimators (paper §5, Fig. 3). Patterns are
+// fitted on one split of the data, the read-out v on a second, and rho measured on a third:
+// Fashion-MNIST uses the two halves of the training set and the test set (the paper's protocol);
+// a .npy data set is cut into three consecutive thirds.
+#include "cli/commands.h"
+#include "pn/core/atomic_file.h"
+#include "pn/core/error.h"
+#include "pn/core/progress.h"
+#include "pn/explain/fit_patterns.h"
+#include "pn/explain/quality.h"
+#include "pn/io/idx.h"
+#include "pn/io/npy.h"
+#include "pn/nn/data.h"
+#include "pn/nn/model_io.h"
+
+#include <fmt/core.h>
+
+#include <cmath>
+#include <memory>
+#include <numeric>
+#include <sstream>
+
+namespace pn::cli {
+namespace {
+
+struct QualityOptions {
+  std::string model, arch, data, data_dir, estimators = "random,filter,linear,two_component", out;
+  std::int64_t limit = 0;
+  std::int64_t batch = 128;
+  double ridge = 1e-6;
+  std::uint64_t seed = 1;
+};
+
+Tensor take_rows(const Tensor& x, std::int64_t begin, std::int64_t end) {
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(end - begin));
+  std::iota(idx.begin(), idx.end(), begin);
+  return nn::gather_rows(x, idx, 0, end - begin);
+}
+
+void collect(explain::StatsCollector& c, const Tensor& x, std::int64_t batch, const char* label) {
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(x.dim(0)));
+  std::iota(idx.begin(), idx.end(), 0);
+  Progress bar(label, x.dim(0), "img");
+  for (std::int64_t b = 0; b < x.dim(0); b += batch) {
+    const std::int64_t e = std::min(x.dim(0), b + batch);
+    c.add_batch(nn::gather_rows(x, idx, b, e));
+    bar.advance(e - b);
+  }
+  bar.finish();
+}
+
+int run_quality(const QualityOptions& o) {
+  std::vector<explain::Estimator> estimators;
+  {
+    std::stringstream ss(o.estimators);
+    std::string name;
+    while (std::getline(ss, name, ',')) {
+      const auto e = explain::estimator_from_name(name);
+      if (e == explain::Estimator::identity) throw Error("--estimators: rho is undefined for identity (its residual is zero)");
+      estimators.push_back(e);
+    }
+    if (estimators.empty()) throw Error("--estimators is empty");
+  }
+  require_writable_destination(o.out);
+  const nn::Sequential model = nn::load_model(o.model, o.arch);
+
+  // The three splits.
+  Tensor fit_x, v_x, eval_x;
+  if (o.data == "fashion-mnist") {
+    const std::string dir = io::fashion_mnist_dir(o.data_dir);
+    const Tensor train = nn::fit_to_input(io::load_fashion_mnist(dir, "train").images, model);
+    const Tensor test = nn::fit_to_input(io::load_fashion_mnist(dir, "test").images, model);
+    const std::int64_t half = train.dim(0) / 2;
+    const std::int64_t n = o.limit > 0 ? std::min(o.limit, half) : half;
+    fit_x = take_rows(train, 0, n);
+    v_x = take_rows(train, half, half + n);
+    eval_x = take_rows(test, 0, std::min(test.dim(0), o.limit > 0 ? o.limit : test.dim(0)));
+  } else {
+    const Tensor x = io::read_npy(o.data);
+    model.check_input(x, o.data.c_str());
+    std::int64_t third = x.dim(0) / 3;
+    if (o.limit > 0) third = std::min(third, o.limit);
+    if (third < 2) throw Error("--data '{}': {} samples cannot be cut into three splits", o.data, x.dim(0));
+    fit_x = take_rows(x, 0, third);
+    v_x = take_rows(x, third, 2 * third);
+    eval_x = take_rows(x, 2 * third, 3 * third);
+  }
+  fmt::print("splits: patterns {} samples, read-out {} samples, evaluation {} samples\n", fit_x.dim(0), v_x.dim(0),
+             eval_x.dim(0));
+
+  explain::StatsCollector fit_stats(model, false), v_stats(model, true), eval_stats(model, true);
+  collect(fit_stats, fit_x, o.batch, "patterns split");
+  collect(v_stats, v_x, o.batch, "read-out split");
+  collect(eval_stats, eval_x, o.batch, "evaluation split");
+
+  std::string csv = "layer,estimator,mean_rho,median_rho,neurons,undefined\n";
+  fmt::print("{:<12}", "layer");
+  for (auto e : estimators) fmt::print(" {:>22}", fmt::format("{} mean/median", explain::estimator_name(e)));
+  fmt::print("\n");
+  std::vector<explain::Patterns> patterns;
+  for (auto e : estimators) patterns.push_back(explain::fit_patterns(model, &fit_stats, e, o.seed));
+  const auto& layers = v_stats.layer_indices();
+  for (std::size_t k = 0; k < layers.size(); ++k) {
+    const auto& l = model.layer(layers[k]);
+    fmt::print("{:<12}", l.spec.name);
+    for (std::size_t ei = 0; ei < estimators.size(); ++ei) {
+      const auto& lp = patterns[ei].layers[k];
+      const Tensor& an = lp.a_negative.empty() ? lp.a : lp.a_negative;
+      const explain::LayerQuality q =
+          explain::layer_quality(v_stats.stats()[k], eval_stats.stats()[k], l.weight.value(), l.bias.value(), lp.a, an, o.ridge);
+      fmt::print(" {:>10.4f} / {:>9.4f}", q.mean, q.median);
+      csv += fmt::format("{},{},{:.6f},{:.6f},{},{}\n", l.spec.name, explain::estimator_name(estimators[ei]), q.mean, q.median,
+                         q.rho.size(), q.undefined);
+    }
+    fmt::print("\n");
+    std::fflush(stdout);
+  }
+  write_file_atomic(o.out, csv);
+  fmt::print("rho per layer written to {}\n", o.out);
+  return 0;
+}
+
+}  // namespace
+
+Runner add_quality(CLI::App& app) {
+  auto o = std::make_shared<QualityOptions>();
+  auto* sub = app.add_subcommand("quality", "rho(S) per layer for several signal estimators (paper Fig. 3)");
+  sub->add_option("--model", o->model, "Model file (.safetensors)")->required();
+  sub->add_option("--arch", o->arch, "Bind a file without pn.architecture to this builder");
+  sub->add_option("--data", o->data, "fashion-mnist or an (N, C, H, W) .npy file")->required();
+  sub->add_option("--data-dir", o->data_dir, "Fashion-MNIST folder");
+  sub->add_option("--estimators", o->estimators, "Comma-separated: random, filter, linear, two_component");
+  sub->add_option("--limit", o->limit, "At most N samples per split")->check(CLI::PositiveNumber);
+  sub->add_option("--batch", o->batch, "Samples per forward pass")->check(CLI::Range(1, 65536));
+  sub->add_option("--ridge", o->ridge, "Ridge of the read-out, relative to the mean input variance")->check(CLI::PositiveNumber);
+  sub->add_option("--seed", o->seed, "Seed of the random estimator");
+  sub->add_option("--out", o->out, "CSV file to write")->required();
+  return [o] { return run_quality(*o); };
+}
+
+}  // namespace pn::cli
