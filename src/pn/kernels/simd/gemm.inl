@@ -178,11 +178,11 @@ inline void micro_kernel_f64(std::int64_t kc, const float* __restrict ap, const 
     for (int v = 0; v < kNV; ++v) acc[i][v].add_to_f64(c + i * ldc + v * Vec::width);
 }
 
-// One packed A block (mc x kc) against packed B panels [p_begin, p_end) of the current block.
+// One packed A block (mc x kc) against all packed B panels of the current block.
 inline void macro_kernel(const GemmArgs& g, std::int64_t ic, std::int64_t mc, std::int64_t jc, std::int64_t nc,
-                         std::int64_t kc, std::int64_t p_begin, std::int64_t p_end, const float* apack,
+                         std::int64_t kc, std::int64_t panels, const float* apack,
                          const float* bpack, bool load_c, float* edge) {
-  for (std::int64_t p = p_begin; p < p_end; ++p) {
+  for (std::int64_t p = 0; p < panels; ++p) {
     const std::int64_t j = p * kNR;
     const std::int64_t nr = imin(kNR, nc - j);
     const float* bp = bpack + p * kc * kNR;
@@ -249,7 +249,7 @@ inline void gemm_serial(const GemmArgs& g, float* workspace) {
       for (std::int64_t ic = 0; ic < g.m; ic += mc_step) {
         const std::int64_t mc = imin(mc_step, g.m - ic);
         pack_a_block(g, ic, mc, pc, kc, apack);
-        macro_kernel(g, ic, mc, jc, nc, kc, 0, panels, apack, bpack, load_c, edge);
+        macro_kernel(g, ic, mc, jc, nc, kc, panels, apack, bpack, load_c, edge);
       }
     }
   }
