@@ -216,6 +216,48 @@ TEST_P(GemmIsa, AccumulateAddsIntoPrefilledC) {
 }
 
 // K = 0: C = 0 without accumulate (padding untouched), C unchanged with it.
+// The statistics mode (GemmArgs::c64): C is double and the product is added to it. Sizes cross
+// every blocking boundary of that path: several 768-row blocks, narrow column blocks with a tail,
+// and K beyond one packed A super-block (1408 steps with the AVX2 tile, 640 with AVX-512), in the
+// two orientations the statistics use, with a padded leading dimension whose padding must survive.
+TEST_P(GemmIsa, DoubleAccumulatorModeAgainstOracle) {
+  struct C64Case {
+    bool ta, tb;
+    std::int64_t m, n, k;
+  };
+  for (const C64Case& g : {C64Case{false, true, 781, 53, 1500}, C64Case{true, false, 37, 29, 1531}, C64Case{false, false, 5, 7, 131}}) {
+    SCOPED_TRACE(::testing::Message() << "m=" << g.m << " n=" << g.n << " k=" << g.k << " ta=" << g.ta << " tb=" << g.tb);
+    const std::int64_t lda = g.ta ? g.m : g.k, ldb = g.tb ? g.k : g.n, ldc = g.n + 3;
+    const std::vector<float> a = random_floats(g.m * g.k, 21), b = random_floats(g.k * g.n, 22);
+    std::vector<double> c(static_cast<std::size_t>(g.m * ldc), -7777.25);
+    for (std::int64_t i = 0; i < g.m; ++i)
+      for (std::int64_t j = 0; j < g.n; ++j) c[static_cast<std::size_t>(i * ldc + j)] = static_cast<double>(i - j) * 0.125;
+    std::vector<double> cs = c;
+    GemmArgs args{g.ta, g.tb, g.m, g.n, g.k, a.data(), lda, b.data(), ldb, nullptr, ldc, true};
+    args.c64 = c.data();
+    pn::kernels::gemm(table(), args);
+    args.c64 = cs.data();
+    pn::kernels::gemm(pn::kernels::scalar_table(), args);
+
+    std::vector<double> ref(static_cast<std::size_t>(g.m * g.n), 0.0), absref(ref.size(), 0.0);
+    const std::vector<double> ad = to_double(a), bd = to_double(b), aa = abs_double(a), ba = abs_double(b);
+    oracle::gemm(g.ta, g.tb, g.m, g.n, g.k, ad.data(), lda, bd.data(), ldb, ref.data(), g.n, false);
+    oracle::gemm(g.ta, g.tb, g.m, g.n, g.k, aa.data(), lda, ba.data(), ldb, absref.data(), g.n, false);
+    // Each run of at most kF64Run products is summed in float: the error is that of a 128-term
+    // float reduction, whatever K is.
+    const double rel = reduction_rel_tol(pn::kernels::kF64Run);
+    for (std::int64_t i = 0; i < g.m; ++i) {
+      for (std::int64_t j = 0; j < g.n; ++j) {
+        const auto at = static_cast<std::size_t>(i * ldc + j), r = static_cast<std::size_t>(i * g.n + j);
+        const double want = ref[r] + static_cast<double>(i - j) * 0.125;
+        ASSERT_LE(std::fabs(c[at] - want), rel * absref[r] + 1e-12) << "at " << i << "," << j << " table " << table().name;
+        ASSERT_LE(std::fabs(cs[at] - want), rel * absref[r] + 1e-12) << "scalar at " << i << "," << j;
+      }
+      for (std::int64_t j = g.n; j < ldc; ++j) ASSERT_EQ(c[static_cast<std::size_t>(i * ldc + j)], -7777.25) << "padding";
+    }
+  }
+}
+
 TEST_P(GemmIsa, ZeroKZeroesOrKeepsC) {
   for (int orient = 0; orient < 4; ++orient) {
     for (auto [m, n] : {std::pair<std::int64_t, std::int64_t>{1, 1}, {7, 33}, {129, 17}}) {

@@ -24,6 +24,17 @@ using pn::Shape;
 using pn::Tensor;
 namespace ex = pn::explain;
 
+// The mean of column k of a rows x stride matrix, refined by a second pass over the residuals:
+// values near 10^3 summed 10^6 times lose about 1e-10 in a plain double sum, which Eq. 8 then
+// multiplies by E[x] = 10^3 (E_k[y] - E[y] must be exact to 1e-12 for a 1e-9 comparison).
+double refined_mean(const std::vector<double>& v, std::int64_t k, std::int64_t stride, std::int64_t rows) {
+  double s = 0;
+  for (std::int64_t i = 0; i < rows; ++i) s += v[static_cast<std::size_t>(i * stride + k)];
+  const double m = s / static_cast<double>(rows);
+  double c = 0;
+  for (std::int64_t i = 0; i < rows; ++i) c += v[static_cast<std::size_t>(i * stride + k)] - m;
+  return m + c / static_cast<double>(rows);
+}
 // Exact (float64, two-pass) moments of rows x (R x D) and pre-activations z (R x O).
 struct TwoPass {
   std::int64_t d, o, r;
@@ -35,8 +46,7 @@ struct TwoPass {
   TwoPass(const std::vector<double>& x, const std::vector<double>& z, std::int64_t d_, std::int64_t o_, std::int64_t r_)
       : d(d_), o(o_), r(r_) {
     mean_x.assign(static_cast<std::size_t>(d), 0.0);
-    for (std::int64_t i = 0; i < r; ++i)
-      for (std::int64_t k = 0; k < d; ++k) mean_x[static_cast<std::size_t>(k)] += x[static_cast<std::size_t>(i * d + k)] / static_cast<double>(r);
+    for (std::int64_t k = 0; k < d; ++k) mean_x[static_cast<std::size_t>(k)] = refined_mean(x, k, d, r);
     cov_xx.assign(static_cast<std::size_t>(d * d), 0.0);
     for (std::int64_t i = 0; i < r; ++i)
       for (std::int64_t a = 0; a < d; ++a)
@@ -44,8 +54,7 @@ struct TwoPass {
           cov_xx[static_cast<std::size_t>(a * d + b)] += (x[static_cast<std::size_t>(i * d + a)] - mean_x[static_cast<std::size_t>(a)]) *
                                                          (x[static_cast<std::size_t>(i * d + b)] - mean_x[static_cast<std::size_t>(b)]) / static_cast<double>(r);
     for (std::int64_t j = 0; j < o; ++j) {
-      double my = 0;
-      for (std::int64_t i = 0; i < r; ++i) my += z[static_cast<std::size_t>(i * o + j)] / static_cast<double>(r);
+      const double my = refined_mean(z, j, o, r);
       double vy = 0;
       std::vector<double> c(static_cast<std::size_t>(d), 0.0);
       // Regime sums about the exact means (second pass), then Eq. 8: E_k[xy] - E_k[x]E[y]
@@ -59,7 +68,7 @@ struct TwoPass {
         vy += yc * yc / static_cast<double>(r);
         const bool pos = zy > 0;
         (pos ? np : nn) += 1;
-        (pos ? syp : syn) += zy;
+        (pos ? syp : syn) += yc;
         for (std::int64_t k = 0; k < d; ++k) {
           const double xc = x[static_cast<std::size_t>(i * d + k)] - mean_x[static_cast<std::size_t>(k)];
           c[static_cast<std::size_t>(k)] += xc * yc / static_cast<double>(r);
@@ -70,8 +79,8 @@ struct TwoPass {
       std::vector<double> p(static_cast<std::size_t>(d), 0.0), n(static_cast<std::size_t>(d), 0.0);
       for (std::int64_t k = 0; k < d; ++k) {
         const auto uk = static_cast<std::size_t>(k);
-        if (np > 0) p[uk] = sp[uk] / np + mean_x[uk] * (syp / np - my);
-        if (nn > 0) n[uk] = sn[uk] / nn + mean_x[uk] * (syn / nn - my);
+        if (np > 0) p[uk] = sp[uk] / np + mean_x[uk] * (syp / np);
+        if (nn > 0) n[uk] = sn[uk] / nn + mean_x[uk] * (syn / nn);
       }
       cov_xy.push_back(c);
       num_pos.push_back(p);
@@ -136,11 +145,12 @@ void expect_matches(const ex::PatternStats& s, const TwoPass& t, double tol) {
   }
 }
 
-// Precision: the statistics GEMM sums runs of at most 128 centred products in float32 and adds each
-// run in double (GemmArgs::c64). Measured on these data: about 4e-9 relative for 10^6 rows (a
-// float32 sum over a whole 4096-row batch gave 2e-8). The estimators issue asks for 1e-9, which
-// needs the products themselves accumulated in double; kStreamingTolerance records what the
-// current kernel achieves with a margin of two.
+// Precision: the statistics GEMM sums runs of at most kF64Run = 128 centred products in float32
+// and adds each run in double (GemmArgs::c64). Measured on these data: 4.2e-9 relative for 10^6
+// rows (cov_xx; 3.5e-9 for cov_xy). The float runs set this limit: their rounding error grows
+// with the run's partial sums, about u·r/sqrt(3N) relative (u = 2^-24), so runs of 32 reach
+// 1.0e-9 but cost a fifth of the speed in the flushes (bench_stats, README). kStreamingTolerance
+// is what the kernel achieves with a margin of two.
 constexpr double kStreamingTolerance = 1e-8;
 
 TEST(PatternStats, MillionRowsFarFromTheOriginMatchTwoPassDouble) {

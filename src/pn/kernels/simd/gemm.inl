@@ -13,6 +13,7 @@
 constexpr std::int64_t kNR = kNV * Vec::width;
 
 inline std::int64_t imin(std::int64_t a, std::int64_t b) { return a < b ? a : b; }
+inline std::int64_t imax(std::int64_t a, std::int64_t b) { return a > b ? a : b; }
 inline std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
 // Packs rows i0..i0+mr of op(A), columns k0..k0+kc, as kc groups of kMR values (zero-padded
@@ -255,6 +256,58 @@ inline void gemm_serial(const GemmArgs& g, float* workspace) {
   }
 }
 
+// The c64 mode (statistics): C is double and typically far larger than the caches (a conv4
+// layer of VGG-16 gives 1536 x 4608 doubles, 56 MB), while each run of kc steps must be added into
+// it. Walking C once per kc slice, as gemm_serial does, would stream it from memory K/kc times;
+// here a C block of kMC64 x kNC64 doubles stays in cache for kKS steps of k instead. The A block
+// is packed once per kKS slice for all its kc runs (kMC64 x kKS floats, within the thread's
+// workspace) and the narrow B block is repacked for each row block, which costs 1/(2 kMC64) of
+// the flops; hence tall, narrow C blocks.
+constexpr std::int64_t kMC64 = 768;                // a multiple of kMR for both tiles (4 and 12)
+constexpr std::int64_t kC64BlockDoubles = 24576;   // 192 KB of C
+constexpr std::int64_t kNC64 = (kC64BlockDoubles / kMC64 / kNR > 0 ? kC64BlockDoubles / kMC64 / kNR : 1) * kNR;
+constexpr std::int64_t kKS = (kThreadWorkspace - kF64Run * kNC64 - kMR * kNR - 16) / kMC64 / kF64Run * kF64Run;
+static_assert(kMC64 % kMR == 0 && kKS >= kF64Run, "c64 blocking");
+static_assert(kMC64 * kKS + kF64Run * kNC64 + kMR * kNR <= kThreadWorkspace, "c64 blocks must fit the workspace");
+
+inline void gemm_serial_f64(const GemmArgs& g, float* workspace) {
+  float* apack = workspace;
+  float* bpack = workspace + kMC64 * kKS;
+  float* edge = bpack + kF64Run * kNC64;
+
+  const std::int64_t kc_step = ceil_div(g.k, ceil_div(g.k, kF64Run));
+  const std::int64_t ks_step = imax(kc_step, kKS / kc_step * kc_step);
+  const std::int64_t nc_step = ceil_div(ceil_div(g.n, ceil_div(g.n, kNC64)), kNR) * kNR;
+  const std::int64_t micro_rows = ceil_div(g.m, kMR);
+  const std::int64_t mc_step = ceil_div(micro_rows, ceil_div(micro_rows, kMC64 / kMR)) * kMR;
+
+  for (std::int64_t ks = 0; ks < g.k; ks += ks_step) {
+    const std::int64_t ke = imin(g.k, ks + ks_step);
+    for (std::int64_t ic = 0; ic < g.m; ic += mc_step) {
+      const std::int64_t mc = imin(mc_step, g.m - ic);
+      for (std::int64_t pc = ks; pc < ke; pc += kc_step)
+        pack_a_block(g, ic, mc, pc, imin(kc_step, ke - pc), apack + (pc - ks) * mc_step);
+      for (std::int64_t jc = 0; jc < g.n; jc += nc_step) {
+        const std::int64_t nc = imin(nc_step, g.n - jc);
+        const std::int64_t panels = ceil_div(nc, kNR);
+        for (std::int64_t pc = ks; pc < ke; pc += kc_step) {
+          const std::int64_t kc = imin(kc_step, ke - pc);
+          pack_b_block(g, jc, nc, pc, kc, bpack);
+          macro_kernel(g, ic, mc, jc, nc, kc, panels, apack + (pc - ks) * mc_step, bpack, true, edge);
+        }
+      }
+    }
+  }
+}
+
+inline void run_serial(const GemmArgs& g, float* workspace) {
+  if (g.c64) {
+    gemm_serial_f64(g, workspace);
+  } else {
+    gemm_serial(g, workspace);
+  }
+}
+
 // The product restricted to rows [i0, i1) and columns [j0, j1) of C.
 inline GemmArgs sub_problem(const GemmArgs& g, std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1) {
   GemmArgs s = g;
@@ -283,7 +336,7 @@ inline void gemm(const GemmArgs& g, float* workspace) {
   const int team = omp_in_parallel() ? 1 : omp_get_max_threads();
   const double flops = 2.0 * static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k);
   if (team <= 1 || flops < 2.0e6) {
-    gemm_serial(g, workspace);
+    run_serial(g, workspace);
     return;
   }
   const std::int64_t col_units = ceil_div(g.n, kNR);
@@ -298,11 +351,11 @@ inline void gemm(const GemmArgs& g, float* workspace) {
     if (by_columns) {
       const std::int64_t j0 = imin(g.n, col_units * t / threads * kNR);
       const std::int64_t j1 = imin(g.n, col_units * (t + 1) / threads * kNR);
-      if (j0 < j1) gemm_serial(sub_problem(g, 0, g.m, j0, j1), ws);
+      if (j0 < j1) run_serial(sub_problem(g, 0, g.m, j0, j1), ws);
     } else {
       const std::int64_t i0 = imin(g.m, row_units * t / threads * kMR);
       const std::int64_t i1 = imin(g.m, row_units * (t + 1) / threads * kMR);
-      if (i0 < i1) gemm_serial(sub_problem(g, i0, i1, 0, g.n), ws);
+      if (i0 < i1) run_serial(sub_problem(g, i0, i1, 0, g.n), ws);
     }
   }
 }
