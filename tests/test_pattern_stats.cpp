@@ -189,6 +189,47 @@ TEST(PatternStats, MergedShardsEqualOnePass) {
   EXPECT_EQ(again.cov_xy(1), merged.cov_xy(1));
 }
 
+// Statistics without regimes (what the linear estimator needs) equal the full statistics' linear
+// part, on the dense and the conv path, and refuse every regime question with a clear error.
+TEST(PatternStats, LinearOnlyStatisticsEqualTheFullOnes) {
+  const Data data = make_rows(5000, 7, 5, 10.0, 4);
+  ex::PatternStats full(7, 5, true), lin(7, 5, true, false);
+  for (std::int64_t r = 0; r < 5000; r += 1200) {
+    const std::int64_t n = std::min<std::int64_t>(1200, 5000 - r);
+    full.accumulate_rows(data.x.data() + r * 7, data.z.data() + r * 5, n);
+    lin.accumulate_rows(data.x.data() + r * 7, data.z.data() + r * 5, n);
+  }
+  EXPECT_FALSE(lin.has_regimes());
+  EXPECT_LT(max_rel(lin.cov_xx(), full.cov_xx()), 1e-12);
+  EXPECT_LT(max_rel(lin.mean_x(), full.mean_x()), 1e-12);
+  for (std::int64_t j = 0; j < 5; ++j) {
+    EXPECT_LT(max_rel(lin.cov_xy(j), full.cov_xy(j)), 1e-12) << "neuron " << j;
+    EXPECT_DOUBLE_EQ(lin.var_y(j), full.var_y(j));
+  }
+  EXPECT_NE(pntest::message_of([&] { (void)lin.regime_numerator(0, true); }).find("regime"), std::string::npos);
+  EXPECT_NE(pntest::message_of([&] { (void)lin.regime(1, false); }).find("regime"), std::string::npos);
+  EXPECT_NE(pntest::message_of([&] { (void)lin.positive_rows(0); }).find("regime"), std::string::npos);
+  EXPECT_NE(pntest::message_of([&] { full.merge(lin); }).find("cannot absorb"), std::string::npos);
+  // Merging and the raw round trip keep the mode.
+  ex::PatternStats twice = lin;
+  twice.merge(lin);
+  EXPECT_EQ(twice.rows(), 2 * lin.rows());
+  EXPECT_LT(max_rel(twice.cov_xy(2), lin.cov_xy(2)), 1e-12);
+  const ex::PatternStats again = ex::PatternStats::from_raw(lin.raw());
+  EXPECT_FALSE(again.has_regimes());
+  EXPECT_EQ(again.cov_xy(3), lin.cov_xy(3));
+
+  const auto g = pn::kernels::make_conv_geom(2, 3, 9, 8, 4, 3, 3, 2, 1);
+  pn::Rng rng(5);
+  std::vector<float> x(static_cast<std::size_t>(g.batch * g.in_c * g.in_h * g.in_w)), z(static_cast<std::size_t>(g.batch * g.out_c * g.positions()));
+  for (float& v : x) v = static_cast<float>(rng.uniform(0, 2));
+  for (float& v : z) v = static_cast<float>(rng.normal(0.3, 1));
+  ex::PatternStats cfull(g.patch(), 4, false), clin(g.patch(), 4, false, false);
+  cfull.accumulate_conv(g, x.data(), z.data());
+  clin.accumulate_conv(g, x.data(), z.data());
+  for (std::int64_t j = 0; j < 4; ++j) EXPECT_LT(max_rel(clin.cov_xy(j), cfull.cov_xy(j)), 1e-12) << "conv neuron " << j;
+}
+
 // The conv path against the dense formula of the paper's reference code on an explicit im2col
 // matrix: rows = (image, position), zero-padded border patches included.
 TEST(PatternStats, ConvEqualsDenseFormulaOnExplicitIm2col) {

@@ -78,7 +78,8 @@ int run_fit(const FitOptions& o) {
   if (o.limit > 0) n = std::min(n, o.limit);
   if (n == 0) throw Error("--data '{}' holds no samples", o.data);
 
-  explain::StatsCollector collector(model, false);
+  // The linear estimator needs no regime sums: a third of the statistics work.
+  explain::StatsCollector collector(model, false, est == explain::Estimator::two_component);
   const bool needs_data = est == explain::Estimator::linear || est == explain::Estimator::two_component;
   if (needs_data) {
     std::vector<std::int64_t> idx(static_cast<std::size_t>(n));

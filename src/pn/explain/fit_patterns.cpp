@@ -7,13 +7,13 @@
 
 namespace pn::explain {
 
-StatsCollector::StatsCollector(const nn::Sequential& model, bool second_moments) : model_(model) {
+StatsCollector::StatsCollector(const nn::Sequential& model, bool second_moments, bool regimes) : model_(model) {
   for (std::size_t i = 0; i < model.size(); ++i) {
     const auto& l = model.layer(i);
     if (!l.spec.has_params()) continue;
     const Tensor& w = l.weight.value();
     layers_.push_back(i);
-    stats_.emplace_back(w.numel() / w.dim(0), w.dim(0), second_moments);
+    stats_.emplace_back(w.numel() / w.dim(0), w.dim(0), second_moments, regimes);
   }
 }
 

@@ -14,8 +14,9 @@ namespace pn::explain {
 
 class StatsCollector {
 public:
-  // second_moments: also Σx·xᵀ per layer (for rho(S); D² doubles per layer).
-  StatsCollector(const nn::Sequential& model, bool second_moments);
+  // second_moments: also Σx·xᵀ per layer (for rho(S); D² doubles per layer). regimes: also the
+  // positive-regime sums of the two-component estimator (three times the work of linear alone).
+  StatsCollector(const nn::Sequential& model, bool second_moments, bool regimes = true);
 
   // x is a batch (N, input...) of the model's input; checks finiteness and shape.
   void add_batch(const Tensor& x);

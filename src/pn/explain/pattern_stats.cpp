@@ -59,20 +59,24 @@ double shift_of(const float* v, std::int64_t n, std::int64_t stride, ShiftKind k
 
 }  // namespace
 
-PatternStats::PatternStats(std::int64_t d, std::int64_t o, bool second_moments)
-    : d_(d), o_(o), second_(second_moments) {
+PatternStats::PatternStats(std::int64_t d, std::int64_t o, bool second_moments, bool regimes)
+    : d_(d), o_(o), second_(second_moments), regimes_(regimes) {
   if (d <= 0 || o <= 0) throw Error("PatternStats: needs positive sizes, got D = {}, O = {}", d, o);
   const auto od = static_cast<std::size_t>(pn::checked_mul(o, d, "pattern statistics"));
   shift_x_.assign(static_cast<std::size_t>(d), 0.0);
   shift_y_.assign(static_cast<std::size_t>(o), 0.0);
   for (auto* v : {&sy_, &syy_, &npos_, &sypos_, &syypos_}) v->assign(static_cast<std::size_t>(o), 0.0);
   sx_.assign(static_cast<std::size_t>(d), 0.0);
-  cross_.assign(3 * od, 0.0);
+  cross_.assign(regimes_ ? 3 * od : od, 0.0);
   if (second_) sxx_.assign(static_cast<std::size_t>(pn::checked_mul(d, d, "input second moments")), 0.0);
 }
 
-void PatternStats::add_block(const float* xc, bool x_is_d_by_rows, const float* u, std::int64_t rows) {
-  const std::int64_t o3 = 3 * o_;
+void PatternStats::require_regimes(const char* what) const {
+  if (!regimes_) throw Error("PatternStats: {} needs the regime sums, which these statistics (linear only) do not keep", what);
+}
+
+void PatternStats::add_block(const float* xc, bool x_is_d_by_rows, const float* u, std::int64_t rows, const double* xsum) {
+  const std::int64_t o3 = u_rows();
   // cross (3O x D) += U (3O x R) · Xc (R x D), summed in double over short runs of rows. For a
   // conv layer Xc is the im2col block (D x R) and U · colᵀ is the weight-gradient orientation.
   kernels::GemmArgs cross{false, x_is_d_by_rows, o3, d_, rows, u, rows, xc, x_is_d_by_rows ? rows : d_, nullptr, d_, true};
@@ -80,24 +84,30 @@ void PatternStats::add_block(const float* xc, bool x_is_d_by_rows, const float* 
   kernels::gemm(cross);
   for (std::int64_t o = 0; o < o_; ++o) {
     const float* y = u + o * rows;
-    const float* my = u + (o_ + o) * rows;
-    const float* m = u + (2 * o_ + o) * rows;
-    double s = 0, s2 = 0, np = 0, sp = 0, s2p = 0;
+    double s = 0, s2 = 0;
     for (std::int64_t r = 0; r < rows; ++r) {
       const double yv = y[r];
       s += yv;
       s2 += yv * yv;
-      np += m[r];
-      sp += my[r];
-      s2p += static_cast<double>(my[r]) * yv;
     }
     sy_[idx(o)] += s;
     syy_[idx(o)] += s2;
+    if (!regimes_) continue;
+    const float* my = u + (o_ + o) * rows;
+    const float* m = u + (2 * o_ + o) * rows;
+    double np = 0, sp = 0, s2p = 0;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      np += m[r];
+      sp += my[r];
+      s2p += static_cast<double>(my[r]) * y[r];
+    }
     npos_[idx(o)] += np;
     sypos_[idx(o)] += sp;
     syypos_[idx(o)] += s2p;
   }
-  if (x_is_d_by_rows) {
+  if (xsum) {
+    for (std::int64_t dd = 0; dd < d_; ++dd) sx_[static_cast<std::size_t>(dd)] += xsum[dd];
+  } else if (x_is_d_by_rows) {
     for (std::int64_t dd = 0; dd < d_; ++dd) {
       double s = 0;
       for (std::int64_t r = 0; r < rows; ++r) s += xc[dd * rows + r];
@@ -125,11 +135,11 @@ void PatternStats::accumulate_rows(const float* x, const float* z, std::int64_t 
     shifted_ = true;
   }
   thread_local AlignedBuffer xc_buf, u_buf;
-  const std::int64_t block = std::clamp<std::int64_t>(kBlockFloats / std::max<std::int64_t>(1, d_ + 3 * o_), 1, rows);
+  const std::int64_t block = std::clamp<std::int64_t>(kBlockFloats / std::max<std::int64_t>(1, d_ + u_rows()), 1, rows);
   for (std::int64_t r0 = 0; r0 < rows; r0 += block) {
     const std::int64_t nr = std::min(block, rows - r0);
     float* xc = scratch(xc_buf, nr * d_);
-    float* u = scratch(u_buf, 3 * o_ * nr);
+    float* u = scratch(u_buf, u_rows() * nr);
     for (std::int64_t r = 0; r < nr; ++r)
       for (std::int64_t dd = 0; dd < d_; ++dd)
         xc[r * d_ + dd] = static_cast<float>(static_cast<double>(x[(r0 + r) * d_ + dd]) - shift_x_[static_cast<std::size_t>(dd)]);
@@ -139,6 +149,7 @@ void PatternStats::accumulate_rows(const float* x, const float* z, std::int64_t 
         const float yc = static_cast<float>(static_cast<double>(zv) - shift_y_[idx(o)]);
         const float m = zv > 0.0f ? 1.0f : 0.0f;
         u[o * nr + r] = yc;
+        if (!regimes_) continue;
         u[(o_ + o) * nr + r] = m * yc;
         u[(2 * o_ + o) * nr + r] = m;
       }
@@ -157,12 +168,12 @@ void PatternStats::accumulate_conv(const kernels::ConvGeom& g, const float* x, c
   if (g.batch == 0 || P == 0) return;
   thread_local AlignedBuffer col_buf, u_buf;
   // Images per block: columns of several images share one im2col matrix, within the budget.
-  const std::int64_t group = std::clamp<std::int64_t>(kBlockFloats / std::max<std::int64_t>(1, (d_ + 3 * o_) * P), 1, g.batch);
+  const std::int64_t group = std::clamp<std::int64_t>(kBlockFloats / std::max<std::int64_t>(1, (d_ + u_rows()) * P), 1, g.batch);
   for (std::int64_t n0 = 0; n0 < g.batch; n0 += group) {
     const std::int64_t gn = std::min(group, g.batch - n0);
     const std::int64_t cols = gn * P;
     float* col = scratch(col_buf, d_ * cols);
-    float* u = scratch(u_buf, 3 * o_ * cols);
+    float* u = scratch(u_buf, u_rows() * cols);
     for (std::int64_t i = 0; i < gn; ++i) kernels::im2col(g, x + (n0 + i) * in_size, 0, g.out_h, col + i * P, cols);
     if (!shifted_) {
       // Reference point: the mean patch (zero padding included) and mean output of this block.
@@ -176,11 +187,20 @@ void PatternStats::accumulate_conv(const kernels::ConvGeom& g, const float* x, c
       }
       shifted_ = true;
     }
-    // Centre the patches, padded zeros included: every row d of col moves by the same shift.
+    // Centre the patches, padded zeros included: every row d of col moves by the same shift; the
+    // row sums (Σx) are taken in the same pass, while the row is in cache. Rows are independent,
+    // so the threads split them.
+    std::vector<double> xsum(static_cast<std::size_t>(d_));
+#pragma omp parallel for schedule(static)
     for (std::int64_t dd = 0; dd < d_; ++dd) {
       const float s = static_cast<float>(shift_x_[static_cast<std::size_t>(dd)]);
       float* row = col + dd * cols;
-      for (std::int64_t c = 0; c < cols; ++c) row[c] -= s;
+      double sum = 0;
+      for (std::int64_t c = 0; c < cols; ++c) {
+        row[c] -= s;
+        sum += static_cast<double>(row[c]);
+      }
+      xsum[static_cast<std::size_t>(dd)] = sum;
     }
     for (std::int64_t o = 0; o < o_; ++o) {
       const double shift = shift_y_[idx(o)];
@@ -191,12 +211,13 @@ void PatternStats::accumulate_conv(const kernels::ConvGeom& g, const float* x, c
           const float yc = static_cast<float>(static_cast<double>(zp[p]) - shift);
           const float m = zp[p] > 0.0f ? 1.0f : 0.0f;
           u[o * cols + c] = yc;
+          if (!regimes_) continue;
           u[(o_ + o) * cols + c] = m * yc;
           u[(2 * o_ + o) * cols + c] = m;
         }
       }
     }
-    add_block(col, true, u, cols);
+    add_block(col, true, u, cols, xsum.data());
   }
 }
 
@@ -223,6 +244,7 @@ void PatternStats::shift_to(const std::vector<double>& new_x, const std::vector<
       const auto ui = static_cast<std::size_t>(i);
       const std::size_t k = uo * static_cast<std::size_t>(d_) + ui;
       cross_[xy(k)] += dy[uo] * sx_[ui] + dx[ui] * sy_[uo] + n * dx[ui] * dy[uo];
+      if (!regimes_) continue;
       cross_[xypos(k)] += dy[uo] * cross_[xpos(k)] + dx[ui] * sypos_[uo] + npos_[uo] * dx[ui] * dy[uo];
       cross_[xpos(k)] += npos_[uo] * dx[ui];
     }
@@ -237,7 +259,7 @@ void PatternStats::shift_to(const std::vector<double>& new_x, const std::vector<
 }
 
 void PatternStats::merge(const PatternStats& other) {
-  if (other.d_ != d_ || other.o_ != o_ || other.second_ != second_) {
+  if (other.d_ != d_ || other.o_ != o_ || other.second_ != second_ || other.regimes_ != regimes_) {
     throw Error("PatternStats::merge: statistics of D = {}, O = {} cannot absorb D = {}, O = {}", d_, o_, other.d_, other.o_);
   }
   if (other.n_ == 0) return;
@@ -278,6 +300,7 @@ std::vector<double> PatternStats::cov_xy(std::int64_t o) const {
 }
 
 std::vector<double> PatternStats::regime_numerator(std::int64_t o, bool positive) const {
+  require_regimes("the two-component numerator");
   // In centred coordinates num' = E_k[x'y'] - E_k[x'] E[y']; back in the original coordinates
   // num = num' + c (E_k[y'] - E[y']) (the reference point c enters because the regime mean of y
   // differs from the global one; see pattern_stats.h).
@@ -307,6 +330,7 @@ std::vector<double> PatternStats::cov_xx() const {
 }
 
 PatternStats::Regime PatternStats::regime(std::int64_t o, bool positive) const {
+  require_regimes("a regime's moments");
   const auto uo = idx(o);
   Regime r;
   r.n = positive ? npos_[uo] : n_ - npos_[uo];
@@ -332,27 +356,32 @@ PatternStats::Regime PatternStats::regime(std::int64_t o, bool positive) const {
 PatternStats::Raw PatternStats::raw() const {
   const auto od = static_cast<std::ptrdiff_t>(o_ * d_);
   const auto slice = [&](std::ptrdiff_t first) { return std::vector<double>(cross_.begin() + first, cross_.begin() + first + od); };
-  return Raw{d_, o_, second_, n_, shift_x_, shift_y_, sy_, syy_, npos_, sypos_, syypos_, sx_, slice(0), slice(2 * od), slice(od), sxx_};
+  if (!regimes_) return Raw{d_, o_, second_, n_, shift_x_, shift_y_, sy_, syy_, {}, {}, {}, sx_, slice(0), {}, {}, sxx_, false};
+  return Raw{d_, o_, second_, n_, shift_x_, shift_y_, sy_, syy_, npos_, sypos_, syypos_, sx_, slice(0), slice(2 * od), slice(od), sxx_, true};
 }
 
 PatternStats PatternStats::from_raw(Raw r) {
-  PatternStats s(r.d, r.o, r.second);
+  PatternStats s(r.d, r.o, r.second, r.regimes);
   const auto od = static_cast<std::size_t>(r.o * r.d);
   const auto check = [&](const std::vector<double>& v, std::size_t want, const char* what) {
     if (v.size() != want) throw Error("PatternStats: '{}' has {} values, expected {}", what, v.size(), want);
   };
   const auto D = static_cast<std::size_t>(r.d), O = static_cast<std::size_t>(r.o);
   check(r.shift_x, D, "shift_x"), check(r.shift_y, O, "shift_y"), check(r.sy, O, "sy"), check(r.syy, O, "syy");
-  check(r.npos, O, "npos"), check(r.sypos, O, "sypos"), check(r.syypos, O, "syypos"), check(r.sx, D, "sx");
-  check(r.sxy, od, "sxy"), check(r.sxpos, od, "sxpos"), check(r.sxypos, od, "sxypos");
+  const std::size_t Or = r.regimes ? O : 0, odr = r.regimes ? od : 0;
+  check(r.npos, Or, "npos"), check(r.sypos, Or, "sypos"), check(r.syypos, Or, "syypos"), check(r.sx, D, "sx");
+  check(r.sxy, od, "sxy"), check(r.sxpos, odr, "sxpos"), check(r.sxypos, odr, "sxypos");
   check(r.sxx, r.second ? D * D : 0, "sxx");
   s.n_ = r.n;
   s.shifted_ = r.n > 0;
   s.shift_x_ = std::move(r.shift_x), s.shift_y_ = std::move(r.shift_y), s.sy_ = std::move(r.sy), s.syy_ = std::move(r.syy);
-  s.npos_ = std::move(r.npos), s.sypos_ = std::move(r.sypos), s.syypos_ = std::move(r.syypos), s.sx_ = std::move(r.sx);
+  s.sx_ = std::move(r.sx);
   std::copy(r.sxy.begin(), r.sxy.end(), s.cross_.begin());
-  std::copy(r.sxypos.begin(), r.sxypos.end(), s.cross_.begin() + static_cast<std::ptrdiff_t>(od));
-  std::copy(r.sxpos.begin(), r.sxpos.end(), s.cross_.begin() + static_cast<std::ptrdiff_t>(2 * od));
+  if (r.regimes) {
+    s.npos_ = std::move(r.npos), s.sypos_ = std::move(r.sypos), s.syypos_ = std::move(r.syypos);
+    std::copy(r.sxypos.begin(), r.sxypos.end(), s.cross_.begin() + static_cast<std::ptrdiff_t>(od));
+    std::copy(r.sxpos.begin(), r.sxpos.end(), s.cross_.begin() + static_cast<std::ptrdiff_t>(2 * od));
+  }
   if (r.second) s.sxx_ = std::move(r.sxx);
   return s;
 }

@@ -32,7 +32,9 @@ class PatternStats {
 public:
   PatternStats() = default;
   // d inputs per row, o neurons; with second_moments also Σx·xᵀ (D² doubles: needed by rho(S)).
-  PatternStats(std::int64_t d, std::int64_t o, bool second_moments);
+  // Without regimes only N, Σy, Σy², Σx and Σy·x are kept: all the linear estimator needs, at a
+  // third of the cost (one GEMM row per neuron instead of three); the regime accessors then throw.
+  PatternStats(std::int64_t d, std::int64_t o, bool second_moments, bool regimes = true);
 
   // rows x (R, D) and pre-activations z (R, O), row-major float.
   void accumulate_rows(const float* x, const float* z, std::int64_t rows);
@@ -47,11 +49,15 @@ public:
   std::int64_t neurons() const { return o_; }
   double rows() const { return n_; }
   bool has_second_moments() const { return second_; }
+  bool has_regimes() const { return regimes_; }
 
   // --- Moments in the original coordinates, computed from the sums (all in double) -------------
   double mean_y(std::int64_t o) const;
   double var_y(std::int64_t o) const;
-  double positive_rows(std::int64_t o) const { return npos_[idx(o)]; }
+  double positive_rows(std::int64_t o) const {
+    require_regimes("the positive row count");
+    return npos_[idx(o)];
+  }
   // E[x] (D)
   std::vector<double> mean_x() const;
   // cov[x, y_o] = E[x y] - E[x] E[y] (D)
@@ -75,6 +81,7 @@ public:
     bool second = false;
     double n = 0;
     std::vector<double> shift_x, shift_y, sy, syy, npos, sypos, syypos, sx, sxy, sxpos, sxypos, sxx;
+    bool regimes = true;  // false: npos, sypos, syypos, sxpos and sxypos are empty
   };
   Raw raw() const;
   static PatternStats from_raw(Raw raw);
@@ -84,19 +91,23 @@ private:
   void set_shift(const float* x, std::int64_t x_stride, std::int64_t x_count, bool x_columns, const float* z,
                  std::int64_t z_rows);
   // Adds one block of centred rows: xc (rows x D, or D x rows when transposed_x), u = [y | m·y | m]
-  // stacked as (3·O x rows) and the vector sums.
-  void add_block(const float* xc, bool x_is_d_by_rows, const float* u, std::int64_t rows);
+  // stacked as (3·O x rows) (just y, O x rows, without regimes) and the vector sums.
+  // xsum: the rows' Σx when the caller already has it (else computed here).
+  void add_block(const float* xc, bool x_is_d_by_rows, const float* u, std::int64_t rows, const double* xsum = nullptr);
   void shift_to(const std::vector<double>& new_x, const std::vector<double>& new_y);
+  void require_regimes(const char* what) const;
+  std::int64_t u_rows() const { return regimes_ ? 3 * o_ : o_; }
 
   std::int64_t d_ = 0, o_ = 0;
   bool second_ = false;
+  bool regimes_ = true;
   bool shifted_ = false;
   double n_ = 0;
   std::vector<double> shift_x_, shift_y_;
   std::vector<double> sy_, syy_, npos_, sypos_, syypos_;  // O
   std::vector<double> sx_;                                // D
   // (3·O) x D: rows [0, O) Σy·x, [O, 2O) Σm·y·x, [2O, 3O) Σm·x — one matrix, so that one GEMM
-  // [y, m·y, m]ᵀ · X adds into all three.
+  // [y, m·y, m]ᵀ · X adds into all three (only the first O rows without regimes).
   std::vector<double> cross_;
   std::size_t xy(std::size_t k) const { return k; }                       // k = o·D + i
   std::size_t xypos(std::size_t k) const { return static_cast<std::size_t>(o_ * d_) + k; }
