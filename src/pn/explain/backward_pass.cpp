@@ -1,0 +1,120 @@
+#include "pn/explain/backward_pass.h"
+
+#include "pn/core/error.h"
+
+#include <cmath>
+#include <limits>
+
+namespace pn::explain {
+
+std::vector<std::int64_t> choose_targets(const Tensor& output, std::optional<std::int64_t> index) {
+  const std::int64_t n = output.dim(0), k = output.numel() / std::max<std::int64_t>(1, n);
+  std::vector<std::int64_t> t(static_cast<std::size_t>(n));
+  if (index && (*index < 0 || *index >= k)) throw Error("--target {} is outside the model's {} outputs (0..{})", *index, k, k - 1);
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (index) {
+      t[static_cast<std::size_t>(i)] = *index;
+      continue;
+    }
+    const float* row = output.data() + i * k;
+    std::int64_t best = 0;
+    for (std::int64_t j = 1; j < k; ++j)
+      if (row[j] > row[best]) best = j;
+    t[static_cast<std::size_t>(i)] = best;
+  }
+  return t;
+}
+
+Tensor start_signal(const Tensor& output, const std::vector<std::int64_t>& targets, Start start) {
+  Tensor r = Tensor::zeros(output.shape());
+  const std::int64_t k = output.numel() / std::max<std::int64_t>(1, output.dim(0));
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const std::int64_t at = static_cast<std::int64_t>(i) * k + targets[i];
+    r[at] = start == Start::one ? 1.0f : output[at];
+  }
+  return r;
+}
+
+namespace {
+
+LayerFlow measure(const std::string& layer, const std::string& rule, const Tensor& r_out, const Tensor& r_in) {
+  LayerFlow f;
+  f.layer = layer;
+  f.rule = rule;
+  for (float v : r_out.values()) f.sum_out += v;
+  f.min_in = std::numeric_limits<double>::infinity();
+  f.max_in = -f.min_in;
+  for (float v : r_in.values()) {
+    if (!std::isfinite(v)) {
+      ++f.non_finite;
+      continue;
+    }
+    f.sum_in += v;
+    f.min_in = std::min(f.min_in, static_cast<double>(v));
+    f.max_in = std::max(f.max_in, static_cast<double>(v));
+  }
+  if (f.non_finite == r_in.numel()) f.min_in = f.max_in = 0;
+  return f;
+}
+
+}  // namespace
+
+Tensor backward_pass(const nn::Sequential& model, const nn::Trace& trace, const Method& m, const Patterns* patterns,
+                     Tensor r, std::vector<LayerFlow>* flows) {
+  if (trace.layers.size() != model.size()) throw Error("backward pass: the trace has {} layers, the model {}", trace.layers.size(), model.size());
+  if (r.shape() != trace.output.shape()) {
+    throw Error("backward pass: the start signal has shape {} but the output is {}", r.shape().str(), trace.output.shape().str());
+  }
+  if (m.needs_patterns && !patterns) throw Error("--method {} needs patterns: pass --patterns P.safetensors (from `patternnet fit-patterns`)", m.name);
+  if (flows) flows->clear();
+  for (std::size_t i = model.size(); i-- > 0;) {
+    const nn::Layer& layer = model.layer(i);
+    const nn::LayerSpec& spec = layer.spec;
+    const Tensor& x = trace.layers[i].input;
+    const Tensor& y = i + 1 < model.size() ? trace.layers[i + 1].input : trace.output;
+    Tensor r_in;
+    std::string rule;
+    switch (spec.kind) {
+      case nn::Kind::linear:
+      case nn::Kind::conv2d: {
+        const KernelRuleParams& p = kernel_rule_for(m, model, i);
+        const Tensor* pattern = nullptr;
+        if (p.rule == KernelRule::pattern || p.rule == KernelRule::pattern_attribution) {
+          const LayerPatterns* lp = patterns ? patterns->find(spec.name) : nullptr;
+          if (!lp) throw Error("--method {}: the patterns have no entry for layer '{}'", m.name, spec.name);
+          pattern = &lp->a;
+        }
+        r_in = apply_kernel_rule(p, KernelLayerView{spec, layer.weight.value(), layer.bias.value(), x, y, pattern}, r);
+        rule = kernel_rule_name(p.rule);
+        break;
+      }
+      case nn::Kind::relu:
+        r_in = apply_relu_rule(m.relu, x, r);
+        rule = relu_rule_name(m.relu);
+        break;
+      case nn::Kind::maxpool2d:
+        r_in = apply_maxpool_rule(spec, x, trace.layers[i].switches, r);
+        rule = "switches";
+        break;
+      case nn::Kind::avgpool2d:
+        r_in = apply_avgpool_rule(m.avgpool, spec, x, y, r);
+        rule = m.avgpool == AvgPoolRule::gradient ? "average" : "lrp_z";
+        break;
+      case nn::Kind::flatten:
+        r_in = r.clone().reshaped(x.shape());
+        rule = "reshape";
+        break;
+      case nn::Kind::dropout:
+        r_in = std::move(r);
+        r = r_in.clone();
+        rule = "identity";
+        break;
+    }
+    if (flows) flows->push_back(measure(spec.name, rule, r, r_in));
+    r = std::move(r_in);
+  }
+  if (flows) std::reverse(flows->begin(), flows->end());
+  return r;
+}
+
+}  // namespace pn::explain

@@ -1,0 +1,29 @@
+// The one layer-wise backward pass every explanation method shares. Chapter 7 (paper §3.2).
+// From a start signal at the network's output it walks the layers from last to first and lets
+// the method's table pick each layer's rule; the trace of the forward pass supplies every layer's
+// input, the ReLU pre-activations and the max-pooling switches. Patterns (for PatternNet and
+// PatternAttribution) are looked up by layer name.
+#pragma once
+
+#include "pn/explain/method.h"
+#include "pn/explain/patterns.h"
+#include "pn/nn/trace.h"
+
+#include <optional>
+#include <vector>
+
+namespace pn::explain {
+
+// Per sample: the explained output unit (arg-max of the output when index is empty). Throws for
+// an index outside the output.
+std::vector<std::int64_t> choose_targets(const Tensor& output, std::optional<std::int64_t> index);
+
+// (N, outputs): zero except at each sample's target, where it is 1 or the output's value.
+Tensor start_signal(const Tensor& output, const std::vector<std::int64_t>& targets, Start start);
+
+// r (the model's output shape) -> the signal / relevance at the input. With flows, records what
+// every layer did to the total (LayerFlow, in layer order).
+Tensor backward_pass(const nn::Sequential& model, const nn::Trace& trace, const Method& m, const Patterns* patterns,
+                     Tensor r, std::vector<LayerFlow>* flows = nullptr);
+
+}  // namespace pn::explain

@@ -1,0 +1,87 @@
+#include "pn/explain/explain.h"
+
+#include "pn/core/error.h"
+#include "pn/core/rng.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace pn::explain {
+namespace {
+
+// One traced forward and the method's backward pass for fixed targets.
+Tensor one_pass(const nn::Sequential& model, const Tensor& x, const Method& m, const Patterns* patterns,
+                const std::vector<std::int64_t>& targets, std::vector<LayerFlow>* flows) {
+  nn::Trace trace;
+  model.forward(x, &trace);
+  Tensor r = start_signal(trace.output, targets, m.start);
+  return backward_pass(model, trace, m, patterns, std::move(r), flows);
+}
+
+void accumulate(Tensor& acc, const Tensor& t, float scale) {
+  for (std::int64_t i = 0; i < acc.numel(); ++i) acc[i] += scale * t[i];
+}
+
+}  // namespace
+
+Explanation explain(const nn::Sequential& model, const Tensor& x, const Method& m, const Patterns* patterns,
+                    std::optional<std::int64_t> target, bool record_flows) {
+  model.check_input(x, "explain");
+  for (float v : x.values()) {
+    if (!std::isfinite(v)) throw Error("explain: the input contains {} (NaN/Inf inputs are refused)", v);
+  }
+  if (m.needs_patterns) {
+    if (!patterns) throw Error("--method {} needs patterns: pass --patterns P.safetensors (from `patternnet fit-patterns`)", m.name);
+    check_patterns_match(*patterns, model, "the patterns");
+  }
+  Explanation e;
+  const Tensor out = model.forward(x);
+  e.targets = choose_targets(out, target);
+  const std::int64_t k = out.numel() / std::max<std::int64_t>(1, out.dim(0));
+  for (std::size_t i = 0; i < e.targets.size(); ++i) e.target_outputs.push_back(out[static_cast<std::int64_t>(i) * k + e.targets[i]]);
+  std::vector<LayerFlow>* flows = record_flows ? &e.flows : nullptr;
+
+  switch (m.wrapper) {
+    case Method::Wrapper::none:
+      e.result = one_pass(model, x, m, patterns, e.targets, flows);
+      if (m.times_input) {
+        for (std::int64_t i = 0; i < x.numel(); ++i) e.result[i] *= x[i];
+      }
+      break;
+    case Method::Wrapper::smoothgrad: {
+      // Average gradient over noisy copies: noise std = sigma · (max - min) of each sample.
+      const std::int64_t n = x.dim(0), per = x.numel() / std::max<std::int64_t>(1, n);
+      std::vector<float> std_dev(static_cast<std::size_t>(n));
+      for (std::int64_t s = 0; s < n; ++s) {
+        const auto [lo, hi] = std::minmax_element(x.data() + s * per, x.data() + (s + 1) * per);
+        std_dev[static_cast<std::size_t>(s)] = static_cast<float>(m.sigma) * (*hi - *lo);
+      }
+      Rng rng(m.seed);
+      e.result = Tensor::zeros(x.shape());
+      for (std::int64_t k2 = 0; k2 < m.samples; ++k2) {
+        Tensor noisy = x.clone();
+        for (std::int64_t i = 0; i < noisy.numel(); ++i) noisy[i] += static_cast<float>(rng.normal()) * std_dev[static_cast<std::size_t>(i / per)];
+        const Tensor g = one_pass(model, noisy, m, patterns, e.targets, k2 == 0 ? flows : nullptr);
+        accumulate(e.result, g, 1.0f / static_cast<float>(m.samples));
+      }
+      break;
+    }
+    case Method::Wrapper::integrated_gradients: {
+      // (x - x0) ⊙ mean of the gradients at x0 + (k / steps)(x - x0), k = 0 .. steps-1 (left
+      // Riemann sum; baseline x0 = 0).
+      e.result = Tensor::zeros(x.shape());
+      for (std::int64_t k2 = 0; k2 < m.steps; ++k2) {
+        Tensor xs = x.clone();
+        const float alpha = static_cast<float>(k2) / static_cast<float>(m.steps);
+        for (float& v : xs.values()) v *= alpha;
+        const Tensor g = one_pass(model, xs, m, patterns, e.targets, k2 + 1 == m.steps ? flows : nullptr);
+        accumulate(e.result, g, 1.0f / static_cast<float>(m.steps));
+      }
+      for (std::int64_t i = 0; i < x.numel(); ++i) e.result[i] *= x[i];
+      break;
+    }
+  }
+  return e;
+}
+
+}  // namespace pn::explain

@@ -1,0 +1,54 @@
+// The rules of the layers without weights. Chapter 7 (paper §3.2): at a ReLU the methods differ
+// (the gradient gates by the forward pre-activation, DeConvNet rectifies the backward signal,
+// Guided BackProp does both, LRP passes relevance through); max-pooling routes every value to
+// the arg-max of its window in all methods (the forward switches); average pooling spreads the
+// signal evenly (gradient) or shares relevance in proportion to the inputs (LRP's z-rule);
+// flatten reshapes and dropout (inference) is the identity.
+#include "pn/core/error.h"
+#include "pn/explain/rules.h"
+#include "pn/ops/ops.h"
+
+namespace pn::explain {
+
+Tensor apply_relu_rule(ReluRule rule, const Tensor& z, const Tensor& r) {
+  if (z.shape() != r.shape()) throw Error("relu rule: signal {} does not match the pre-activation {}", r.shape().str(), z.shape().str());
+  Tensor out(r.shape());
+  for (std::int64_t i = 0; i < r.numel(); ++i) {
+    const float v = r[i];
+    switch (rule) {
+      case ReluRule::gate: out[i] = z[i] > 0.0f ? v : 0.0f; break;
+      case ReluRule::rectify: out[i] = v > 0.0f ? v : 0.0f; break;
+      case ReluRule::guided: out[i] = (z[i] > 0.0f && v > 0.0f) ? v : 0.0f; break;
+      case ReluRule::pass: out[i] = v; break;
+    }
+  }
+  return out;
+}
+
+Tensor apply_maxpool_rule(const nn::LayerSpec& spec, const Tensor& x, const std::vector<std::int32_t>& switches,
+                          const Tensor& r) {
+  return ops::maxpool2d_backward(r, switches, x.shape(), ops::PoolSpec{spec.kernel, spec.stride});
+}
+
+Tensor apply_avgpool_rule(AvgPoolRule rule, const nn::LayerSpec& spec, const Tensor& x, const Tensor& y, const Tensor& r) {
+  const ops::PoolSpec ps{spec.kernel, spec.stride};
+  if (rule == AvgPoolRule::gradient) return ops::avgpool2d_backward(r, x.shape(), ps);
+  // z-rule on the average y_j = Σ_i x_i / k²: R_i = x_i / k² · R_j / y_j = x_i · (avg-backward of R / y)_i.
+  Tensor s(r.shape());
+  for (std::int64_t i = 0; i < r.numel(); ++i) s[i] = safe_divide(r[i], y[i]);
+  Tensor c = ops::avgpool2d_backward(s, x.shape(), ps);
+  for (std::int64_t i = 0; i < c.numel(); ++i) c[i] *= x[i];
+  return c;
+}
+
+const char* relu_rule_name(ReluRule r) {
+  switch (r) {
+    case ReluRule::gate: return "gate";
+    case ReluRule::rectify: return "rectify";
+    case ReluRule::guided: return "guided";
+    case ReluRule::pass: return "pass";
+  }
+  return "?";
+}
+
+}  // namespace pn::explain

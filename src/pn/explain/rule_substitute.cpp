@@ -1,0 +1,48 @@
+// Backprop with substituted weights: r_in = Mᵀ r, where M is the layer's weight w (the gradient,
+// DeConvNet and Guided BackProp: they differ only at the ReLUs), its pattern a (PatternNet) or
+// w ⊙ a (PatternAttribution). Chapters 7 and 8 (paper §3). The transpose of a dense layer is one
+// GEMM, of a convolution the backward-data convolution: the kernels training uses.
+#include "pn/core/error.h"
+#include "pn/explain/rules.h"
+#include "pn/ops/ops.h"
+
+namespace pn::explain {
+
+Tensor map_forward(const nn::LayerSpec& spec, const Tensor& m, const Tensor& x, const Tensor* bias) {
+  if (spec.kind == nn::Kind::conv2d) return ops::conv2d_forward(x, m, bias, ops::Conv2dSpec{spec.stride, spec.padding});
+  return ops::linear_forward(x, m, bias);
+}
+
+Tensor map_transpose(const nn::LayerSpec& spec, const Tensor& m, const Tensor& r, const Shape& x_shape) {
+  if (spec.kind == nn::Kind::conv2d) return ops::conv2d_backward_data(r, m, x_shape, ops::Conv2dSpec{spec.stride, spec.padding});
+  // r (N, O) · m (O, D) = (N, D).
+  Tensor out = ops::matmul(r, m);
+  out.reshape(x_shape);
+  return out;
+}
+
+namespace {
+
+Tensor substituted_matrix(const KernelRuleParams& p, const KernelLayerView& layer) {
+  if (!layer.pattern) {
+    throw Error("layer '{}': the {} rule needs a pattern for this layer (pass --patterns)", layer.spec.name, kernel_rule_name(p.rule));
+  }
+  if (layer.pattern->shape() != layer.weight.shape()) {
+    throw Error("layer '{}': the pattern has shape {} but the weight has shape {}", layer.spec.name,
+                layer.pattern->shape().str(), layer.weight.shape().str());
+  }
+  if (p.rule == KernelRule::pattern) return layer.pattern->clone();
+  Tensor wa = layer.weight.clone();
+  for (std::int64_t i = 0; i < wa.numel(); ++i) wa[i] *= (*layer.pattern)[i];
+  return wa;
+}
+
+}  // namespace
+
+Tensor apply_substitute_rule(const KernelRuleParams& p, const KernelLayerView& layer, const Tensor& r) {
+  if (p.rule == KernelRule::weights) return map_transpose(layer.spec, layer.weight, r, layer.x.shape());
+  const Tensor m = substituted_matrix(p, layer);
+  return map_transpose(layer.spec, m, r, layer.x.shape());
+}
+
+}  // namespace pn::explain

@@ -1,0 +1,93 @@
+// Backward rules: how one layer passes a signal or relevance from its output to its input.
+// Chapters 7 and 8 (paper §3). A method (method.h) is a table choosing one rule per layer; the
+// single layer-wise walk (backward_pass.h) applies them. The rules live in three files:
+//   rule_substitute.cpp  r_in = Mᵀ r for M = w (gradient, DeConvNet, Guided BackProp), M = a
+//                        (PatternNet) or M = w ⊙ a (PatternAttribution): backprop with substituted
+//                        weights, through the same backward-data kernels as training;
+//   rule_lrp.cpp         the relevance rules: z, epsilon, alpha-beta (z⁺), w², flat, zB (bounded);
+//   rule_routing.cpp     ReLU gates (gradient, DeConvNet, Guided BackProp, pass-through) and the
+//                        pooling / flatten / dropout routing.
+#pragma once
+
+#include "pn/core/tensor.h"
+#include "pn/nn/layer.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pn::explain {
+
+enum class KernelRule {
+  weights,              // Mᵀ r with M = w
+  pattern,              // Mᵀ r with M = a (PatternNet)
+  pattern_attribution,  // Mᵀ r with M = w ⊙ a (PatternAttribution)
+  lrp_z,                // R_i = Σ_j x_i w_ji / z_j · R_j
+  lrp_epsilon,          // z_j + ε·sign(z_j), sign(0) = +1
+  lrp_alpha_beta,       // α · positive part − β · negative part (z⁺ = α 1, β 0, bias ignored)
+  lrp_w_square,         // R_i = Σ_j w_ji² / Σ_i' w_ji'² · R_j
+  lrp_flat,             // R_i = Σ_j 1 / |receptive field of j| · R_j
+  lrp_zbox,             // bounded input domain [low, high] (Deep Taylor's zB rule)
+};
+
+enum class ReluRule {
+  gate,     // r · 1[z > 0]: the gradient, PatternNet, PatternAttribution
+  rectify,  // max(r, 0): DeConvNet (the forward gate is ignored)
+  guided,   // max(r, 0) · 1[z > 0]: Guided BackProp
+  pass,     // r: relevance passes a ReLU unchanged (LRP, Deep Taylor)
+};
+
+enum class AvgPoolRule {
+  gradient,  // r / k² to every input of the window
+  lrp_z,     // the average as a linear layer under the z-rule: x_i / (k² z_j) · R_j
+};
+
+struct KernelRuleParams {
+  KernelRule rule = KernelRule::weights;
+  double epsilon = 1e-7;
+  double alpha = 1.0, beta = 0.0;
+  double low = 0.0, high = 0.0;  // lrp_zbox
+  bool ignore_bias = false;      // leave the bias out of the LRP denominators
+};
+
+const char* kernel_rule_name(KernelRule r);
+const char* relu_rule_name(ReluRule r);
+
+// What one layer's rule did to the total relevance (diagnostics; --report).
+struct LayerFlow {
+  std::string layer, rule;
+  double sum_out = 0, sum_in = 0;  // Σ r at the layer's output and input
+  double min_in = 0, max_in = 0;
+  std::int64_t non_finite = 0;     // NaN/Inf values in r_in
+};
+
+// A kernel layer (linear or conv2d) as a rule sees it: its spec and parameters, its input x from
+// the trace, its bias-inclusive output z (also from the trace) and, for the pattern rules, the
+// pattern of the same layout as the weight.
+struct KernelLayerView {
+  const nn::LayerSpec& spec;
+  const Tensor& weight;
+  const Tensor& bias;
+  const Tensor& x;
+  const Tensor& z;
+  const Tensor* pattern = nullptr;
+};
+
+// r is (N, outputs of the layer) in the layer's output shape; returns r_in in x's shape.
+Tensor apply_kernel_rule(const KernelRuleParams& p, const KernelLayerView& layer, const Tensor& r);
+// The three substitution rules alone (rule_substitute.cpp); apply_kernel_rule dispatches to it.
+Tensor apply_substitute_rule(const KernelRuleParams& p, const KernelLayerView& layer, const Tensor& r);
+Tensor apply_relu_rule(ReluRule rule, const Tensor& z, const Tensor& r);
+Tensor apply_maxpool_rule(const nn::LayerSpec& spec, const Tensor& x, const std::vector<std::int32_t>& switches,
+                          const Tensor& r);
+Tensor apply_avgpool_rule(AvgPoolRule rule, const nn::LayerSpec& spec, const Tensor& x, const Tensor& y, const Tensor& r);
+
+// The linear map of a kernel layer with its weight replaced by m (same layout): forward m·x
+// (+ bias when given) and transpose mᵀ·r. Shared by the rules and the tests.
+Tensor map_forward(const nn::LayerSpec& spec, const Tensor& m, const Tensor& x, const Tensor* bias);
+Tensor map_transpose(const nn::LayerSpec& spec, const Tensor& m, const Tensor& r, const Shape& x_shape);
+
+// a / b with 0 where b == 0 (the convention of the reference implementations).
+inline float safe_divide(float a, float b) { return b == 0.0f ? 0.0f : a / b; }
+
+}  // namespace pn::explain
