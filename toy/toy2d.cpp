@@ -93,7 +93,7 @@ void print_report(const pn::toy::ToyResult& r) {
              num(l.rho_filter), l.rho_filter_population);
   fmt::print("   {:<26} {:>8}\n", "S_a    linear", num(l.rho_linear));
   fmt::print("   {:<26} {:>8}\n", "S_a+-  two-component", num(l.rho_two_component));
-  fmt::print("   (rho is measured on held-out data: sampling noise can put it a little above 1)\n\n");
+  fmt::print("   (rho is measured on held-out data; a read-out whose correlation turns negative there counts as 0)\n\n");
 
   const auto& u = r.relu;
   fmt::print("5. ReLU toy: h = relu(wᵀx + b), w = (1, -1), b = 0; x = a_s·y + a_d·(ε + {:g}·[y <= 0])\n", c.relu_shift);

@@ -142,7 +142,7 @@ LayerQuality layer_quality(const PatternStats& fit, const PatternStats& eval, co
   // cov[d̂] = Σ + U C Uᵀ built from that split's moments and the same patterns.
   const std::vector<double> sigma_e = eval.cov_xx();
   std::vector<double> sv(static_cast<std::size_t>(d * o), 0.0);  // Σ_eval · V
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (d * d * o > 1000000)
   for (std::int64_t i = 0; i < d; ++i)
     for (std::int64_t k = 0; k < d; ++k) {
       const double sik = sigma_e[static_cast<std::size_t>(i * d + k)];
@@ -179,7 +179,10 @@ LayerQuality layer_quality(const PatternStats& fit, const PatternStats& eval, co
       ++q.undefined;
       continue;
     }
-    const double corr = cov_vd_y / std::sqrt(quad * m.syy);
+    // The criterion's max over v is never negative (-v is a read-out too); a v fitted on one split
+    // that correlates negatively on another has recovered nothing, so it counts as zero and
+    // rho stays in [0, 1].
+    const double corr = std::max(0.0, cov_vd_y / std::sqrt(quad * m.syy));
     q.rho[static_cast<std::size_t>(j)] = 1.0 - corr;
     good.push_back(1.0 - corr);
   }
