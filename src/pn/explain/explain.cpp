@@ -35,7 +35,8 @@ Explanation explain(const nn::Sequential& model, const Tensor& x, const Method& 
     check_patterns_match(*patterns, model, "the patterns");
   }
   Explanation e;
-  const Tensor out = model.forward(x);
+  nn::Trace trace;
+  const Tensor out = model.forward(x, &trace);
   e.targets = choose_targets(out, target);
   const std::int64_t k = out.numel() / std::max<std::int64_t>(1, out.dim(0));
   for (std::size_t i = 0; i < e.targets.size(); ++i) e.target_outputs.push_back(out[static_cast<std::int64_t>(i) * k + e.targets[i]]);
@@ -43,7 +44,8 @@ Explanation explain(const nn::Sequential& model, const Tensor& x, const Method& 
 
   switch (m.wrapper) {
     case Method::Wrapper::none:
-      e.result = one_pass(model, x, m, patterns, e.targets, flows);
+      // One forward (above, with its trace) and one backward pass.
+      e.result = backward_pass(model, trace, m, patterns, start_signal(trace.output, e.targets, m.start), flows);
       if (m.times_input) {
         for (std::int64_t i = 0; i < x.numel(); ++i) e.result[i] *= x[i];
       }

@@ -64,16 +64,22 @@ Tensor z_rule(const KernelRuleParams& p, const KernelLayerView& l, const Tensor&
 // One half of the alpha-beta rule: the contributions x⁺w¹ and x⁻w² (w¹, w² the positive or
 // negative weights) share the denominator z = w¹x⁺ + w²x⁻ (+ the bias parts b¹ + b² when the
 // bias is used: the convention of iNNvestigate, whose conformance data this matches).
-Tensor alpha_beta_half(const KernelLayerView& l, const Tensor& xp, const Tensor& xn, const Tensor& w1, const Tensor& w2,
-                       const Tensor* b1, const Tensor* b2, const Tensor& r) {
+// Behind a ReLU the input has no negative part (has_negative false): the x⁻ products vanish and are
+// skipped, which halves the work of the rule.
+Tensor alpha_beta_half(const KernelLayerView& l, const Tensor& xp, const Tensor& xn, bool has_negative, const Tensor& w1,
+                       const Tensor& w2, const Tensor* b1, const Tensor* b2, const Tensor& r) {
   Tensor z = map_forward(l.spec, w1, xp, b1);
-  const Tensor z2 = map_forward(l.spec, w2, xn, b2);
-  for (std::int64_t i = 0; i < z.numel(); ++i) z[i] += z2[i];
+  if (has_negative) {
+    const Tensor z2 = map_forward(l.spec, w2, xn, b2);
+    for (std::int64_t i = 0; i < z.numel(); ++i) z[i] += z2[i];
+  } else if (b2) {
+    const std::int64_t inner = bias_stride(z), o = b2->numel();
+    for (std::int64_t i = 0; i < z.numel(); ++i) z[i] += (*b2)[(i / inner) % o];
+  }
   const Tensor s = ratio(r, z);
-  const Tensor c1 = map_transpose(l.spec, w1, s, l.x.shape()), c2 = map_transpose(l.spec, w2, s, l.x.shape());
-  Tensor out = Tensor::zeros(l.x.shape());
-  add_product(out, xp, c1, 1.0f);
-  add_product(out, xn, c2, 1.0f);
+  Tensor out = map_transpose(l.spec, w1, s, l.x.shape());
+  for (std::int64_t i = 0; i < out.numel(); ++i) out[i] *= xp[i];
+  if (has_negative) add_product(out, xn, map_transpose(l.spec, w2, s, l.x.shape()), 1.0f);
   return out;
 }
 
@@ -83,10 +89,12 @@ Tensor alpha_beta_rule(const KernelRuleParams& p, const KernelLayerView& l, cons
   const Tensor bp = positive_part(l.bias), bn = negative_part(l.bias);
   const Tensor* bias_p = p.ignore_bias ? nullptr : &bp;
   const Tensor* bias_n = p.ignore_bias ? nullptr : &bn;
-  Tensor out = alpha_beta_half(l, xp, xn, wp, wn, bias_p, bias_n, r);
+  bool has_negative = false;
+  for (float v : l.x.values()) has_negative = has_negative || v < 0.0f;
+  Tensor out = alpha_beta_half(l, xp, xn, has_negative, wp, wn, bias_p, bias_n, r);
   for (float& v : out.values()) v *= static_cast<float>(p.alpha);
   if (p.beta != 0.0) {
-    const Tensor inhibit = alpha_beta_half(l, xp, xn, wn, wp, bias_n, bias_p, r);
+    const Tensor inhibit = alpha_beta_half(l, xp, xn, has_negative, wn, wp, bias_n, bias_p, r);
     add_product(out, inhibit, Tensor::full(out.shape(), 1.0f), static_cast<float>(-p.beta));
   }
   return out;
