@@ -29,12 +29,6 @@ std::int64_t Shape::dim(int i) const {
   return dims_[static_cast<std::size_t>(j)];
 }
 
-std::int64_t Shape::numel() const {
-  std::int64_t n = 1;
-  for (int i = 0; i < rank_; ++i) n = checked_mul(n, dims_[static_cast<std::size_t>(i)], "shape element count");
-  return n;
-}
-
 bool Shape::operator==(const Shape& other) const {
   if (rank_ != other.rank_) return false;
   for (int i = 0; i < rank_; ++i) {

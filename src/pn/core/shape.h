@@ -31,7 +31,13 @@ public:
   int rank() const { return rank_; }
   std::int64_t operator[](int i) const { return dims_[static_cast<std::size_t>(i)]; }
   std::int64_t dim(int i) const;  // checked; negative i counts from the back
-  std::int64_t numel() const;     // product of dims (1 for rank 0)
+  // Product of dims (1 for rank 0). push_back refuses a dimension that would overflow it, so the
+  // plain product is safe; inline because element loops call it.
+  std::int64_t numel() const {
+    std::int64_t n = 1;
+    for (int i = 0; i < rank_; ++i) n *= dims_[static_cast<std::size_t>(i)];
+    return n;
+  }
   const std::int64_t* begin() const { return dims_.data(); }
   const std::int64_t* end() const { return dims_.data() + rank_; }
 
