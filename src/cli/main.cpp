@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
     add(pn::cli::add_eval);
     add(pn::cli::add_fit_patterns);
     add(pn::cli::add_quality);
+    add(pn::cli::add_explain);
+    add(pn::cli::add_export);
   } catch (const std::exception& e) {
     fmt::print(stderr, "patternnet: internal error while setting up: {}\n", e.what());
     return 2;

@@ -1,0 +1,203 @@
+#include "pn/io/image.h"
+
+#include "pn/core/atomic_file.h"
+#include "pn/core/error.h"
+
+// Declarations only: Debian's libstb already contains the stb_image and stb_image_write
+// implementations, so no *_IMPLEMENTATION macro is defined here.
+#include <stb_image.h>
+#include <stb_image_write.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+namespace pn::io {
+namespace {
+
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+struct StbiFree {
+  void operator()(unsigned char* p) const { stbi_image_free(p); }
+};
+
+const char* stb_reason() {
+  const char* reason = stbi_failure_reason();
+  return reason ? reason : "no reason given";
+}
+
+void require_chw(const Tensor& t, const char* op) {
+  if (t.rank() != 3 || t.dim(1) < 1 || t.dim(2) < 1) {
+    throw Error("{}: expected an image tensor (C, H, W) with H, W >= 1, got {}", op, t.shape());
+  }
+}
+
+// One axis of bilinear resampling: output index o reads input indices lo and hi with weight
+// frac on hi. Shared by rows and columns, computed once per axis rather than per pixel.
+struct Taps {
+  std::vector<std::int64_t> lo, hi;
+  std::vector<double> frac;
+};
+
+Taps bilinear_taps(std::int64_t in, std::int64_t out) {
+  Taps t;
+  t.lo.resize(static_cast<std::size_t>(out));
+  t.hi.resize(static_cast<std::size_t>(out));
+  t.frac.resize(static_cast<std::size_t>(out));
+  const double scale = static_cast<double>(in) / static_cast<double>(out);
+  for (std::int64_t o = 0; o < out; ++o) {
+    // Half-pixel centres: pixel o covers [o, o + 1) of the output, so its centre o + 0.5 maps to
+    // (o + 0.5) * scale in input units, and the input pixel centred there has index that - 0.5.
+    // Near the border the position is clamped, so edge pixels are repeated rather than blended
+    // with a zero outside the image.
+    const double src = std::max(0.0, (static_cast<double>(o) + 0.5) * scale - 0.5);
+    const auto lo = std::min(static_cast<std::int64_t>(src), in - 1);
+    const auto i = static_cast<std::size_t>(o);
+    t.lo[i] = lo;
+    t.hi[i] = std::min(lo + 1, in - 1);
+    t.frac[i] = src - static_cast<double>(lo);
+  }
+  return t;
+}
+
+// stb_image_write hands the encoded file over in pieces; collect them in memory so that the
+// file itself is written in one atomic step. The callback is called from C code, so it must not
+// throw: a failed allocation is remembered and reported afterwards.
+struct PngSink {
+  std::string bytes;
+  bool failed = false;
+};
+
+void append_to_sink(void* context, void* data, int size) {
+  auto* sink = static_cast<PngSink*>(context);
+  try {
+    sink->bytes.append(static_cast<const char*>(data), static_cast<std::size_t>(size));
+  } catch (...) {
+    sink->failed = true;
+  }
+}
+
+void write_png_channels(const std::string& path, const std::vector<std::uint8_t>& pixels, std::int64_t h,
+                        std::int64_t w, int channels) {
+  // stb takes int sizes, and the row stride w * channels must fit too.
+  if (h < 1 || w < 1 || h > INT_MAX / 4 || w > INT_MAX / 4) {
+    throw Error("write_png '{}': image size {}x{} is not a positive size a PNG can hold", path, h, w);
+  }
+  const std::int64_t expected = checked_mul(checked_mul(h, w, "PNG size"), channels, "PNG size");
+  if (static_cast<std::int64_t>(pixels.size()) != expected) {
+    throw Error("write_png '{}': a {}x{} image with {} channel(s) needs {} bytes, got {}", path, h, w, channels,
+                expected, pixels.size());
+  }
+  require_writable_destination(path);  // before encoding: a bad path fails with a clear message
+  PngSink sink;
+  const int ok = stbi_write_png_to_func(append_to_sink, &sink, static_cast<int>(w), static_cast<int>(h), channels,
+                                        pixels.data(), static_cast<int>(w) * channels);
+  if (!ok || sink.failed) throw Error("write_png '{}': encoding the {}x{} image failed", path, h, w);
+  write_file_atomic(path, sink.bytes);
+}
+
+}  // namespace
+
+Tensor read_image(const std::string& path) {
+  // Opening the file ourselves gives the operating system's reason (no such file, permission
+  // denied) instead of stb's generic "can't fopen".
+  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
+  if (!file) throw Error("cannot open image file '{}': {}", path, std::strerror(errno));
+  // fopen succeeds on a folder on Linux; stb would then call it an "unknown image type".
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error("cannot read image file '{}': it is a folder", path);
+  int w = 0, h = 0, channels_in_file = 0;
+  // Asking for 3 components makes stb convert gray, gray+alpha and RGBA to RGB.
+  const std::unique_ptr<unsigned char, StbiFree> pixels(stbi_load_from_file(file.get(), &w, &h, &channels_in_file, 3));
+  if (!pixels) {
+    throw Error("cannot decode image file '{}' (expected PNG, JPEG or BMP): {}", path, stb_reason());
+  }
+  const std::int64_t height = h, width = w, plane = height * width;
+  Tensor out(Shape{3, height, width});
+  const unsigned char* p = pixels.get();
+  // Interleaved RGBRGB... -> planar R plane, G plane, B plane.
+  for (std::int64_t i = 0; i < plane; ++i) {
+    for (std::int64_t c = 0; c < 3; ++c) out[c * plane + i] = static_cast<float>(p[3 * i + c]);
+  }
+  return out;
+}
+
+Tensor resize_bilinear(const Tensor& chw, std::int64_t h, std::int64_t w) {
+  require_chw(chw, "resize_bilinear");
+  if (h < 1 || w < 1) throw Error("resize_bilinear: target size must be positive, got {}x{}", h, w);
+  const std::int64_t channels = chw.dim(0), in_h = chw.dim(1), in_w = chw.dim(2);
+  const Taps rows = bilinear_taps(in_h, h);
+  const Taps cols = bilinear_taps(in_w, w);
+  Tensor out(Shape{channels, h, w});
+  for (std::int64_t c = 0; c < channels; ++c) {
+    const float* src = chw.data() + c * in_h * in_w;
+    float* dst = out.data() + c * h * w;
+    for (std::int64_t y = 0; y < h; ++y) {
+      const auto yi = static_cast<std::size_t>(y);
+      const float* top = src + rows.lo[yi] * in_w;
+      const float* bottom = src + rows.hi[yi] * in_w;
+      const double fy = rows.frac[yi];
+      for (std::int64_t x = 0; x < w; ++x) {
+        const auto xi = static_cast<std::size_t>(x);
+        const std::int64_t x0 = cols.lo[xi], x1 = cols.hi[xi];
+        const double fx = cols.frac[xi];
+        // Weights (1 - f, f) rather than a + f (b - a): a weight of exactly 0 or 1 returns the
+        // input value bit for bit, so a resize to the same size is the identity.
+        const double t = (1.0 - fx) * top[x0] + fx * top[x1];
+        const double b = (1.0 - fx) * bottom[x0] + fx * bottom[x1];
+        dst[y * w + x] = static_cast<float>((1.0 - fy) * t + fy * b);
+      }
+    }
+  }
+  return out;
+}
+
+Tensor center_crop(const Tensor& chw, std::int64_t h, std::int64_t w) {
+  require_chw(chw, "center_crop");
+  const std::int64_t channels = chw.dim(0), in_h = chw.dim(1), in_w = chw.dim(2);
+  if (h < 1 || w < 1 || h > in_h || w > in_w) {
+    throw Error("center_crop: cannot cut a {}x{} window from a {}x{} image", h, w, in_h, in_w);
+  }
+  const std::int64_t top = (in_h - h) / 2, left = (in_w - w) / 2;
+  Tensor out(Shape{channels, h, w});
+  for (std::int64_t c = 0; c < channels; ++c) {
+    for (std::int64_t y = 0; y < h; ++y) {
+      const float* src = chw.data() + (c * in_h + top + y) * in_w + left;
+      std::copy(src, src + w, out.data() + (c * h + y) * w);
+    }
+  }
+  return out;
+}
+
+Tensor resize_shorter_side_and_crop(const Tensor& chw, std::int64_t shorter, std::int64_t crop) {
+  require_chw(chw, "resize_shorter_side_and_crop");
+  if (shorter < 1 || crop < 1 || crop > shorter) {
+    throw Error("resize_shorter_side_and_crop: need 1 <= crop <= shorter side, got crop {} and shorter side {}", crop,
+                shorter);
+  }
+  const std::int64_t in_h = chw.dim(1), in_w = chw.dim(2);
+  const double factor = static_cast<double>(shorter) / static_cast<double>(std::min(in_h, in_w));
+  // The shorter side gets exactly `shorter`; the longer one is scaled by the same factor.
+  const auto scaled = [&](std::int64_t side) {
+    return std::max(shorter, static_cast<std::int64_t>(std::llround(static_cast<double>(side) * factor)));
+  };
+  const std::int64_t h = in_h <= in_w ? shorter : scaled(in_h);
+  const std::int64_t w = in_h <= in_w ? scaled(in_w) : shorter;
+  return center_crop(resize_bilinear(chw, h, w), crop, crop);
+}
+
+void write_png(const std::string& path, const std::vector<std::uint8_t>& rgb, std::int64_t h, std::int64_t w) {
+  write_png_channels(path, rgb, h, w, 3);
+}
+
+void write_png_gray(const std::string& path, const std::vector<std::uint8_t>& gray, std::int64_t h, std::int64_t w) {
+  write_png_channels(path, gray, h, w, 1);
+}
+
+}  // namespace pn::io
