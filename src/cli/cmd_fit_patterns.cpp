@@ -1,6 +1,7 @@
 // `patternnet fit-patterns`: streams a data set through a model, collects every dense and conv
 // layer's pattern statistics and writes the fitted patterns with a per-layer report.
 #include "cli/commands.h"
+#include "cli/data_source.h"
 #include "pn/core/atomic_file.h"
 #include "pn/core/error.h"
 #include "pn/core/progress.h"
@@ -22,11 +23,23 @@ namespace pn::cli {
 namespace {
 
 struct FitOptions {
-  std::string model, arch, data, data_dir, estimator, out;
+  std::string model, arch, data, data_dir, estimator, out, preprocess = "auto";
   std::int64_t limit = 0;
   std::int64_t batch = 128;
   std::uint64_t seed = 1;
 };
+
+Tensor load_inputs(const FitOptions& o, const nn::Sequential& model);
+
+// The data set: a folder of image files streams (read and preprocessed per batch); everything else
+// is one tensor in memory.
+DataSource load_source(const FitOptions& o, const nn::Sequential& model) {
+  if (o.data != "fashion-mnist" && std::filesystem::is_directory(o.data)) {
+    std::vector<std::string> images = list_image_files(o.data);
+    if (!images.empty()) return DataSource::from_images(std::move(images), model.input_shape(), choose_preprocess(o.preprocess, o.arch, model));
+  }
+  return DataSource::from_tensor(load_inputs(o, model));
+}
 
 // The data set as one tensor in the model's input shape: Fashion-MNIST's training split, one .npy
 // batch, or a folder of .npy batches (read in name order).
@@ -42,7 +55,7 @@ Tensor load_inputs(const FitOptions& o, const nn::Sequential& model) {
       if (e.path().extension() == ".npy") files.push_back(e.path().string());
     }
     std::sort(files.begin(), files.end());
-    if (files.empty()) throw Error("--data '{}' is a folder without .npy files (image folders need --arch vgg16 support)", o.data);
+    if (files.empty()) throw Error("--data '{}' is a folder without .npy or image (.png, .jpg, .jpeg, .bmp) files", o.data);
   } else if (fs::exists(o.data)) {
     files.push_back(o.data);
   } else {
@@ -73,8 +86,8 @@ int run_fit(const FitOptions& o) {
   if (est == explain::Estimator::identity) throw Error("--estimator identity has no pattern to fit (S_x(x) = x)");
   require_writable_destination(o.out);
   const nn::Sequential model = nn::load_model(o.model, o.arch);
-  Tensor x = load_inputs(o, model);
-  std::int64_t n = x.dim(0);
+  const DataSource data = load_source(o, model);
+  std::int64_t n = data.size();
   if (o.limit > 0) n = std::min(n, o.limit);
   if (n == 0) throw Error("--data '{}' holds no samples", o.data);
 
@@ -82,12 +95,10 @@ int run_fit(const FitOptions& o) {
   explain::StatsCollector collector(model, false, est == explain::Estimator::two_component);
   const bool needs_data = est == explain::Estimator::linear || est == explain::Estimator::two_component;
   if (needs_data) {
-    std::vector<std::int64_t> idx(static_cast<std::size_t>(n));
-    std::iota(idx.begin(), idx.end(), 0);
     Progress bar("fit-patterns", n, "img");
     for (std::int64_t b = 0; b < n; b += o.batch) {
       const std::int64_t e = std::min(n, b + o.batch);
-      collector.add_batch(nn::gather_rows(x, idx, b, e));
+      collector.add_batch(data.batch(b, e));
       bar.advance(e - b);
     }
     bar.finish();
@@ -113,7 +124,8 @@ Runner add_fit_patterns(CLI::App& app) {
   auto* sub = app.add_subcommand("fit-patterns", "Fit signal-estimator patterns of every dense and conv layer");
   sub->add_option("--model", o->model, "Model file (.safetensors)")->required();
   sub->add_option("--arch", o->arch, "Bind a file without pn.architecture to this builder (e.g. vgg16)");
-  sub->add_option("--data", o->data, "fashion-mnist, an (N, C, H, W) .npy file, or a folder of them")->required();
+  sub->add_option("--data", o->data, "fashion-mnist, an (N, C, H, W) .npy file, a folder of them, or a folder of images")->required();
+  sub->add_option("--preprocess", o->preprocess, "For image folders: auto, caffe, torchvision or unit");
   sub->add_option("--data-dir", o->data_dir, "Fashion-MNIST folder");
   sub->add_option("--estimator", o->estimator, "linear, two_component, filter or random")->required();
   sub->add_option("--limit", o->limit, "Use the first N samples only")->check(CLI::PositiveNumber);

@@ -1,8 +1,9 @@
 // `patternnet quality`: rho(S) per layer for several estimators (paper §5, Fig. 3). Patterns are
 // fitted on one split of the data, the read-out v on a second, and rho measured on a third:
 // Fashion-MNIST uses the two halves of the training set and the test set (the paper's protocol);
-// a .npy data set is cut into three consecutive thirds.
+// a .npy data set or a folder of images is cut into three consecutive thirds.
 #include "cli/commands.h"
+#include "cli/data_source.h"
 #include "pn/core/atomic_file.h"
 #include "pn/core/error.h"
 #include "pn/core/progress.h"
@@ -16,6 +17,7 @@
 #include <fmt/core.h>
 
 #include <cmath>
+#include <filesystem>
 #include <memory>
 #include <numeric>
 #include <sstream>
@@ -24,7 +26,7 @@ namespace pn::cli {
 namespace {
 
 struct QualityOptions {
-  std::string model, arch, data, data_dir, estimators = "random,filter,linear,two_component", out;
+  std::string model, arch, data, data_dir, estimators = "random,filter,linear,two_component", out, preprocess = "auto";
   std::int64_t limit = 0;
   std::int64_t batch = 128;
   double ridge = 1e-6;
@@ -37,13 +39,11 @@ Tensor take_rows(const Tensor& x, std::int64_t begin, std::int64_t end) {
   return nn::gather_rows(x, idx, 0, end - begin);
 }
 
-void collect(explain::StatsCollector& c, const Tensor& x, std::int64_t batch, const char* label) {
-  std::vector<std::int64_t> idx(static_cast<std::size_t>(x.dim(0)));
-  std::iota(idx.begin(), idx.end(), 0);
-  Progress bar(label, x.dim(0), "img");
-  for (std::int64_t b = 0; b < x.dim(0); b += batch) {
-    const std::int64_t e = std::min(x.dim(0), b + batch);
-    c.add_batch(nn::gather_rows(x, idx, b, e));
+void collect(explain::StatsCollector& c, const DataSource& x, std::int64_t batch, const char* label) {
+  Progress bar(label, x.size(), "img");
+  for (std::int64_t b = 0; b < x.size(); b += batch) {
+    const std::int64_t e = std::min(x.size(), b + batch);
+    c.add_batch(x.batch(b, e));
     bar.advance(e - b);
   }
   bar.finish();
@@ -65,28 +65,39 @@ int run_quality(const QualityOptions& o) {
   const nn::Sequential model = nn::load_model(o.model, o.arch);
 
   // The three splits.
-  Tensor fit_x, v_x, eval_x;
-  if (o.data == "fashion-mnist") {
+  DataSource fit_x, v_x, eval_x;
+  const std::vector<std::string> images =
+      o.data != "fashion-mnist" && std::filesystem::is_directory(o.data) ? list_image_files(o.data) : std::vector<std::string>{};
+  if (!images.empty()) {
+    // A folder of images: three consecutive thirds of the files in name order.
+    const DataSource all = DataSource::from_images(images, model.input_shape(), choose_preprocess(o.preprocess, o.arch, model));
+    std::int64_t third = all.size() / 3;
+    if (o.limit > 0) third = std::min(third, o.limit);
+    if (third < 2) throw Error("--data '{}': {} images cannot be cut into three splits", o.data, all.size());
+    fit_x = all.slice(0, third);
+    v_x = all.slice(third, 2 * third);
+    eval_x = all.slice(2 * third, 3 * third);
+  } else if (o.data == "fashion-mnist") {
     const std::string dir = io::fashion_mnist_dir(o.data_dir);
     const Tensor train = nn::fit_to_input(io::load_fashion_mnist(dir, "train").images, model);
     const Tensor test = nn::fit_to_input(io::load_fashion_mnist(dir, "test").images, model);
     const std::int64_t half = train.dim(0) / 2;
     const std::int64_t n = o.limit > 0 ? std::min(o.limit, half) : half;
-    fit_x = take_rows(train, 0, n);
-    v_x = take_rows(train, half, half + n);
-    eval_x = take_rows(test, 0, std::min(test.dim(0), o.limit > 0 ? o.limit : test.dim(0)));
+    fit_x = DataSource::from_tensor(take_rows(train, 0, n));
+    v_x = DataSource::from_tensor(take_rows(train, half, half + n));
+    eval_x = DataSource::from_tensor(take_rows(test, 0, std::min(test.dim(0), o.limit > 0 ? o.limit : test.dim(0))));
   } else {
     const Tensor x = io::read_npy(o.data);
     model.check_input(x, o.data.c_str());
     std::int64_t third = x.dim(0) / 3;
     if (o.limit > 0) third = std::min(third, o.limit);
     if (third < 2) throw Error("--data '{}': {} samples cannot be cut into three splits", o.data, x.dim(0));
-    fit_x = take_rows(x, 0, third);
-    v_x = take_rows(x, third, 2 * third);
-    eval_x = take_rows(x, 2 * third, 3 * third);
+    fit_x = DataSource::from_tensor(take_rows(x, 0, third));
+    v_x = DataSource::from_tensor(take_rows(x, third, 2 * third));
+    eval_x = DataSource::from_tensor(take_rows(x, 2 * third, 3 * third));
   }
-  fmt::print("splits: patterns {} samples, read-out {} samples, evaluation {} samples\n", fit_x.dim(0), v_x.dim(0),
-             eval_x.dim(0));
+  fmt::print("splits: patterns {} samples, read-out {} samples, evaluation {} samples\n", fit_x.size(), v_x.size(),
+             eval_x.size());
 
   explain::StatsCollector fit_stats(model, false), v_stats(model, true), eval_stats(model, true);
   collect(fit_stats, fit_x, o.batch, "patterns split");
@@ -127,7 +138,8 @@ Runner add_quality(CLI::App& app) {
   auto* sub = app.add_subcommand("quality", "rho(S) per layer for several signal estimators (paper Fig. 3)");
   sub->add_option("--model", o->model, "Model file (.safetensors)")->required();
   sub->add_option("--arch", o->arch, "Bind a file without pn.architecture to this builder");
-  sub->add_option("--data", o->data, "fashion-mnist or an (N, C, H, W) .npy file")->required();
+  sub->add_option("--data", o->data, "fashion-mnist, an (N, C, H, W) .npy file or a folder of images")->required();
+  sub->add_option("--preprocess", o->preprocess, "For image folders: auto, caffe, torchvision or unit");
   sub->add_option("--data-dir", o->data_dir, "Fashion-MNIST folder");
   sub->add_option("--estimators", o->estimators, "Comma-separated: random, filter, linear, two_component");
   sub->add_option("--limit", o->limit, "At most N samples per split")->check(CLI::PositiveNumber);

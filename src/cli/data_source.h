@@ -1,0 +1,41 @@
+// The data the fitting commands (fit-patterns, quality) stream through a model: a tensor already in
+// memory (Fashion-MNIST, .npy files) or a folder of image files, read and preprocessed one batch at
+// a time so that a folder of photographs never has to fit in memory.
+#pragma once
+
+#include "pn/core/tensor.h"
+#include "pn/nn/preprocess.h"
+#include "pn/nn/sequential.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace pn::cli {
+
+class DataSource {
+public:
+  static DataSource from_tensor(Tensor x);
+  static DataSource from_images(std::vector<std::string> files, Shape input, nn::Preprocess p);
+
+  std::int64_t size() const;
+  // Samples [begin, end) as one (n, input...) batch.
+  Tensor batch(std::int64_t begin, std::int64_t end) const;
+  // Samples [begin, end) as a data source of their own (no copy of the pixels).
+  DataSource slice(std::int64_t begin, std::int64_t end) const;
+
+private:
+  std::shared_ptr<const Tensor> tensor_;
+  std::vector<std::string> files_;
+  Shape input_;
+  nn::Preprocess prep_ = nn::Preprocess::unit;
+  std::int64_t begin_ = 0, end_ = 0;
+};
+
+// The image files (.png, .jpg, .jpeg, .bmp) in a folder, sorted by name; empty if there are none.
+std::vector<std::string> list_image_files(const std::string& dir);
+
+// --preprocess auto: torchvision for files bound with --arch, unit for one-channel models, caffe otherwise.
+nn::Preprocess choose_preprocess(const std::string& name, const std::string& arch, const nn::Sequential& model);
+
+}  // namespace pn::cli
