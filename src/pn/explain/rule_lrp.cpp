@@ -12,6 +12,8 @@
 #include "pn/core/error.h"
 #include "pn/explain/rules.h"
 
+#include <vector>
+
 namespace pn::explain {
 
 namespace {
@@ -100,10 +102,46 @@ Tensor alpha_beta_rule(const KernelRuleParams& p, const KernelLayerView& l, cons
   return out;
 }
 
-// w² and flat: the denominator is the layer with the modified weights applied to an input of
-// ones, so a border output of a padded convolution counts only the inputs it really sees.
+// w² and flat: the denominator is the layer with the modified weights m applied to an input of
+// ones, so a border output of a padded convolution counts only the inputs it really sees. It needs
+// no convolution: with S[o][ky][kx] = Σ_c m[o][c][ky][kx], output (oy, ox) sums S over the taps
+// that land inside the image, and which taps do factorises into rows and columns.
+Tensor ones_response(const KernelLayerView& l, const Tensor& m, const Shape& z_shape) {
+  Tensor z(z_shape);
+  const std::int64_t n = z_shape.dim(0), o = m.dim(0), per_o = m.numel() / o;
+  if (l.spec.kind != nn::Kind::conv2d) {
+    for (std::int64_t j = 0; j < o; ++j) {
+      double s = 0;
+      for (std::int64_t i = 0; i < per_o; ++i) s += m[j * per_o + i];
+      for (std::int64_t b = 0; b < n; ++b) z[b * o + j] = static_cast<float>(s);
+    }
+    return z;
+  }
+  const std::int64_t c = m.dim(1), kh = m.dim(2), kw = m.dim(3), oh = z_shape.dim(2), ow = z_shape.dim(3);
+  const std::int64_t ih = l.x.dim(2), iw = l.x.dim(3), st = l.spec.stride, pad = l.spec.padding;
+  std::vector<double> taps(static_cast<std::size_t>(o * kh * kw), 0.0);
+  for (std::int64_t j = 0; j < o; ++j)
+    for (std::int64_t ch = 0; ch < c; ++ch)
+      for (std::int64_t k = 0; k < kh * kw; ++k) taps[static_cast<std::size_t>(j * kh * kw + k)] += m[(j * c + ch) * kh * kw + k];
+  for (std::int64_t j = 0; j < o; ++j)
+    for (std::int64_t oy = 0; oy < oh; ++oy)
+      for (std::int64_t ox = 0; ox < ow; ++ox) {
+        double s = 0;
+        for (std::int64_t ky = 0; ky < kh; ++ky) {
+          const std::int64_t iy = oy * st + ky - pad;
+          if (iy < 0 || iy >= ih) continue;
+          for (std::int64_t kx = 0; kx < kw; ++kx) {
+            const std::int64_t ix = ox * st + kx - pad;
+            if (ix >= 0 && ix < iw) s += taps[static_cast<std::size_t>((j * kh + ky) * kw + kx)];
+          }
+        }
+        for (std::int64_t b = 0; b < n; ++b) z[((b * o + j) * oh + oy) * ow + ox] = static_cast<float>(s);
+      }
+  return z;
+}
+
 Tensor input_free_rule(const KernelLayerView& l, const Tensor& m, const Tensor& r) {
-  const Tensor z = map_forward(l.spec, m, Tensor::full(l.x.shape(), 1.0f), nullptr);
+  const Tensor z = ones_response(l, m, r.shape());
   return map_transpose(l.spec, m, ratio(r, z), l.x.shape());
 }
 
