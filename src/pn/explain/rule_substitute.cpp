@@ -31,7 +31,7 @@ Tensor substituted_matrix(const KernelRuleParams& p, const KernelLayerView& laye
     throw Error("layer '{}': the pattern has shape {} but the weight has shape {}", layer.spec.name,
                 layer.pattern->shape().str(), layer.weight.shape().str());
   }
-  if (p.rule == KernelRule::pattern) return layer.pattern->clone();
+  if (p.rule == KernelRule::pattern) return Tensor();
   Tensor wa = layer.weight.clone();
   for (std::int64_t i = 0; i < wa.numel(); ++i) wa[i] *= (*layer.pattern)[i];
   return wa;
@@ -41,6 +41,10 @@ Tensor substituted_matrix(const KernelRuleParams& p, const KernelLayerView& laye
 
 Tensor apply_substitute_rule(const KernelRuleParams& p, const KernelLayerView& layer, const Tensor& r) {
   if (p.rule == KernelRule::weights) return map_transpose(layer.spec, layer.weight, r, layer.x.shape());
+  if (p.rule == KernelRule::pattern) {
+    (void)substituted_matrix(p, layer);  // the checks only
+    return map_transpose(layer.spec, *layer.pattern, r, layer.x.shape());
+  }
   const Tensor m = substituted_matrix(p, layer);
   return map_transpose(layer.spec, m, r, layer.x.shape());
 }
