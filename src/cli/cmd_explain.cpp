@@ -1,6 +1,7 @@
 // `patternnet explain`: one explanation of a batch (.npy) or an image file with any method, written
 // as a raw .npy tensor and/or a heatmap PNG (paper §7.4), with per-layer diagnostics on request.
 #include "cli/commands.h"
+#include "cli/data_source.h"
 #include "pn/core/atomic_file.h"
 #include "pn/core/error.h"
 #include "pn/explain/explain.h"
@@ -41,12 +42,6 @@ std::optional<std::int64_t> parse_target(const std::string& t) {
   return static_cast<std::int64_t>(v);
 }
 
-nn::Preprocess choose_preprocess(const ExplainOptions& o, const nn::Sequential& model) {
-  if (o.preprocess != "auto") return nn::preprocess_from_name(o.preprocess);
-  if (!o.arch.empty()) return nn::Preprocess::torchvision;  // a PyTorch / timm file bound by --arch
-  return model.input_shape().rank() == 3 && model.input_shape().dim(0) == 1 ? nn::Preprocess::unit : nn::Preprocess::caffe;
-}
-
 void print_report(const explain::Explanation& e) {
   fmt::print("{:<12} {:<20} {:>14} {:>14} {:>14} {:>12} {:>12} {:>10}\n", "layer", "rule", "sum out", "sum in", "absorbed",
              "min in", "max in", "non-finite");
@@ -80,7 +75,7 @@ int run_explain(const ExplainOptions& o) {
   } else if (method.needs_patterns) {
     throw Error("--method {} needs --patterns P.safetensors (fit them with `patternnet fit-patterns`)", o.method);
   }
-  const nn::Preprocess prep = choose_preprocess(o, model);
+  const nn::Preprocess prep = choose_preprocess(o.preprocess, o.arch, model);
   Tensor x;
   if (!o.input.empty()) {
     x = io::read_npy(o.input);
