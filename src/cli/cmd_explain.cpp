@@ -71,7 +71,7 @@ int run_explain(const ExplainOptions& o) {
   std::optional<explain::Patterns> patterns;
   if (!o.patterns.empty()) {
     patterns = explain::load_patterns(o.patterns);
-    explain::check_patterns_match(*patterns, model, o.patterns);
+    if (!method.needs_patterns) explain::check_patterns_match(*patterns, model, o.patterns);  // else the Explainer checks
   } else if (method.needs_patterns) {
     throw Error("--method {} needs --patterns P.safetensors (fit them with `patternnet fit-patterns`)", o.method);
   }
@@ -84,8 +84,9 @@ int run_explain(const ExplainOptions& o) {
     x = nn::preprocess_image(io::read_image(o.image), model.input_shape(), prep);
   }
 
+  const explain::Explainer explainer(model, method, patterns ? &*patterns : nullptr, o.patterns);
   const auto t0 = std::chrono::steady_clock::now();
-  const explain::Explanation e = explain::explain(model, x, method, patterns ? &*patterns : nullptr, target, o.report);
+  const explain::Explanation e = explainer(x, target, o.report);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (std::size_t i = 0; i < e.targets.size(); ++i) {
     fmt::print("sample {}: output {} = {:.6g}", i, e.targets[i], e.target_outputs[i]);

@@ -28,6 +28,7 @@ struct TrainOptions {
   float lr = 0.0f;
   float weight_decay = -1.0f;
   float lr_decay = 1.0f;
+  std::string schedule;
   std::uint64_t seed = 1;
 };
 
@@ -46,6 +47,7 @@ int run_train(const TrainOptions& o) {
   cfg.lr = o.lr > 0 ? o.lr : (cfg.optimizer == "sgd" ? 0.01f : 1e-3f);
   cfg.weight_decay = o.weight_decay >= 0 ? o.weight_decay : (o.arch == "vgg16-32" ? 5e-4f : 0.0f);
   cfg.lr_decay = o.lr_decay;
+  cfg.schedule = !o.schedule.empty() ? o.schedule : (o.arch == "vgg16-32" && o.lr_decay == 1.0f ? "cosine" : "constant");
 
   const std::string dir = io::fashion_mnist_dir(o.data_dir);
   auto train_raw = io::load_fashion_mnist(dir, "train");
@@ -61,8 +63,8 @@ int run_train(const TrainOptions& o) {
   model.init(init_rng);
   fmt::print("training {} ({} parameters, {:.1f} MFLOP per forward) on {} Fashion-MNIST images, testing on {}\n", o.arch,
              model.parameter_count(), nn::forward_flops(model) * 1e-6, train_set.size(), test_set.size());
-  fmt::print("optimizer {} lr {} batch {} weight decay {} seed {} threads {}\n", cfg.optimizer, cfg.lr, cfg.batch,
-             cfg.weight_decay, cfg.seed, omp_get_max_threads());
+  fmt::print("optimizer {} lr {} ({} schedule) batch {} weight decay {} seed {} threads {}\n", cfg.optimizer, cfg.lr,
+             cfg.schedule, cfg.batch, cfg.weight_decay, cfg.seed, omp_get_max_threads());
   const auto history = nn::train(model, train_set, test_set, cfg, [&](const nn::EpochStats& s) {
     fmt::print("epoch {}/{}  loss {:.4f}  train {:.2f}%  test {:.2f}%  {}  {:.0f} img/s  {:.1f} GFLOP/s\n", s.epoch,
                cfg.epochs, s.train_loss, 100 * s.train_accuracy, 100 * s.test_accuracy, format_duration(s.seconds),
@@ -97,6 +99,9 @@ Runner add_train(CLI::App& app) {
   sub->add_option("--lr", o->lr, "Learning rate (default 1e-3 adam, 1e-2 sgd)")->check(CLI::PositiveNumber);
   sub->add_option("--weight-decay", o->weight_decay, "L2 weight decay (default 0; 5e-4 for vgg16-32)")->check(CLI::NonNegativeNumber);
   sub->add_option("--lr-decay", o->lr_decay, "Multiply the learning rate by this after each epoch")->check(CLI::Range(0.0f, 1.0f));
+  sub->add_option("--lr-schedule", o->schedule,
+                  "constant (with --lr-decay per epoch) or cosine (annealed to zero over the run; default for vgg16-32)")
+      ->check(CLI::IsMember({"constant", "cosine"}));
   sub->add_option("--seed", o->seed, "Seed of initialisation, shuffling and dropout");
   return [o] { return run_train(*o); };
 }

@@ -59,8 +59,35 @@ LayerFlow measure(const std::string& layer, const std::string& rule, const Tenso
 
 }  // namespace
 
+namespace {
+
+// The pattern of kernel layer i when its rule needs one.
+const Tensor* pattern_for(const KernelRuleParams& p, const Method& m, const Patterns* patterns, const std::string& layer) {
+  if (p.rule != KernelRule::pattern && p.rule != KernelRule::pattern_attribution) return nullptr;
+  const LayerPatterns* lp = patterns ? patterns->find(layer) : nullptr;
+  if (!lp) throw Error("--method {}: the patterns have no entry for layer '{}'", m.name, layer);
+  return &lp->a;
+}
+
+}  // namespace
+
+std::vector<RuleWeights> prepare_rule_weights(const nn::Sequential& model, const Method& m, const Patterns* patterns) {
+  if (m.needs_patterns && !patterns) throw Error("--method {} needs patterns: pass --patterns P.safetensors (from `patternnet fit-patterns`)", m.name);
+  std::vector<RuleWeights> out(model.size());
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    const nn::Layer& layer = model.layer(i);
+    if (layer.spec.kind != nn::Kind::linear && layer.spec.kind != nn::Kind::conv2d) continue;
+    const KernelRuleParams& p = kernel_rule_for(m, model, i);
+    Shape sample{1};
+    for (std::int64_t d : i == 0 ? model.input_shape() : model.output_shape(i - 1)) sample.push_back(d);
+    out[i] = derive_rule_weights(p, layer.spec, layer.weight.value(), layer.bias.value(), pattern_for(p, m, patterns, layer.spec.name), sample);
+  }
+  return out;
+}
+
 Tensor backward_pass(const nn::Sequential& model, const nn::Trace& trace, const Method& m, const Patterns* patterns,
-                     Tensor r, std::vector<LayerFlow>* flows) {
+                     Tensor r, std::vector<LayerFlow>* flows, const std::vector<RuleWeights>* prepared) {
+  if (prepared && prepared->size() != model.size()) throw Error("backward pass: prepared rule weights for {} layers, the model has {}", prepared->size(), model.size());
   if (trace.layers.size() != model.size()) throw Error("backward pass: the trace has {} layers, the model {}", trace.layers.size(), model.size());
   if (r.shape() != trace.output.shape()) {
     throw Error("backward pass: the start signal has shape {} but the output is {}", r.shape().str(), trace.output.shape().str());
@@ -78,13 +105,9 @@ Tensor backward_pass(const nn::Sequential& model, const nn::Trace& trace, const 
       case nn::Kind::linear:
       case nn::Kind::conv2d: {
         const KernelRuleParams& p = kernel_rule_for(m, model, i);
-        const Tensor* pattern = nullptr;
-        if (p.rule == KernelRule::pattern || p.rule == KernelRule::pattern_attribution) {
-          const LayerPatterns* lp = patterns ? patterns->find(spec.name) : nullptr;
-          if (!lp) throw Error("--method {}: the patterns have no entry for layer '{}'", m.name, spec.name);
-          pattern = &lp->a;
-        }
-        r_in = apply_kernel_rule(p, KernelLayerView{spec, layer.weight.value(), layer.bias.value(), x, y, pattern}, r);
+        const Tensor* pattern = pattern_for(p, m, patterns, spec.name);
+        const RuleWeights* w = prepared ? &(*prepared)[i] : nullptr;
+        r_in = apply_kernel_rule(p, KernelLayerView{spec, layer.weight.value(), layer.bias.value(), x, y, pattern, w}, r);
         rule = kernel_rule_name(p.rule);
         break;
       }

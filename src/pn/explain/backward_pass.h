@@ -22,8 +22,13 @@ std::vector<std::int64_t> choose_targets(const Tensor& output, std::optional<std
 Tensor start_signal(const Tensor& output, const std::vector<std::int64_t>& targets, Start start);
 
 // r (the model's output shape) -> the signal / relevance at the input. With flows, records what
-// every layer did to the total (LayerFlow, in layer order).
+// every layer did to the total (LayerFlow, in layer order). prepared (optional, one entry per
+// layer, from prepare_rule_weights) holds the rules' input-independent tensors.
 Tensor backward_pass(const nn::Sequential& model, const nn::Trace& trace, const Method& m, const Patterns* patterns,
-                     Tensor r, std::vector<LayerFlow>* flows = nullptr);
+                     Tensor r, std::vector<LayerFlow>* flows = nullptr, const std::vector<RuleWeights>* prepared = nullptr);
+
+// RuleWeights for every kernel layer of the model under method m (empty entries elsewhere).
+// Checks the patterns' presence and shapes for the pattern methods.
+std::vector<RuleWeights> prepare_rule_weights(const nn::Sequential& model, const Method& m, const Patterns* patterns);
 
 }  // namespace pn::explain

@@ -9,30 +9,40 @@
 namespace pn::explain {
 namespace {
 
-// One traced forward and the method's backward pass for fixed targets.
-Tensor one_pass(const nn::Sequential& model, const Tensor& x, const Method& m, const Patterns* patterns,
-                const std::vector<std::int64_t>& targets, std::vector<LayerFlow>* flows) {
-  nn::Trace trace;
-  model.forward(x, &trace);
-  Tensor r = start_signal(trace.output, targets, m.start);
-  return backward_pass(model, trace, m, patterns, std::move(r), flows);
-}
-
 void accumulate(Tensor& acc, const Tensor& t, float scale) {
   for (std::int64_t i = 0; i < acc.numel(); ++i) acc[i] += scale * t[i];
 }
 
 }  // namespace
 
+Explainer::Explainer(const nn::Sequential& model, Method method, const Patterns* patterns, const std::string& patterns_source)
+    : model_(model), method_(std::move(method)), patterns_(patterns) {
+  if (method_.needs_patterns) {
+    if (!patterns_) throw Error("--method {} needs patterns: pass --patterns P.safetensors (from `patternnet fit-patterns`)", method_.name);
+    check_patterns_match(*patterns_, model_, patterns_source);
+  }
+  prepared_ = prepare_rule_weights(model_, method_, patterns_);
+}
+
+// One traced forward and the method's backward pass for fixed targets.
+Tensor Explainer::one_pass(const Tensor& x, const std::vector<std::int64_t>& targets, std::vector<LayerFlow>* flows) const {
+  nn::Trace trace;
+  model_.forward(x, &trace);
+  Tensor r = start_signal(trace.output, targets, method_.start);
+  return backward_pass(model_, trace, method_, patterns_, std::move(r), flows, &prepared_);
+}
+
 Explanation explain(const nn::Sequential& model, const Tensor& x, const Method& m, const Patterns* patterns,
                     std::optional<std::int64_t> target, bool record_flows) {
+  return Explainer(model, m, patterns)(x, target, record_flows);
+}
+
+Explanation Explainer::operator()(const Tensor& x, std::optional<std::int64_t> target, bool record_flows) const {
+  const nn::Sequential& model = model_;
+  const Method& m = method_;
   model.check_input(x, "explain");
   for (float v : x.values()) {
     if (!std::isfinite(v)) throw Error("explain: the input contains {} (NaN/Inf inputs are refused)", v);
-  }
-  if (m.needs_patterns) {
-    if (!patterns) throw Error("--method {} needs patterns: pass --patterns P.safetensors (from `patternnet fit-patterns`)", m.name);
-    check_patterns_match(*patterns, model, "the patterns");
   }
   Explanation e;
   nn::Trace trace;
@@ -45,7 +55,7 @@ Explanation explain(const nn::Sequential& model, const Tensor& x, const Method& 
   switch (m.wrapper) {
     case Method::Wrapper::none:
       // One forward (above, with its trace) and one backward pass.
-      e.result = backward_pass(model, trace, m, patterns, start_signal(trace.output, e.targets, m.start), flows);
+      e.result = backward_pass(model, trace, m, patterns_, start_signal(trace.output, e.targets, m.start), flows, &prepared_);
       if (m.times_input) {
         for (std::int64_t i = 0; i < x.numel(); ++i) e.result[i] *= x[i];
       }
@@ -63,7 +73,7 @@ Explanation explain(const nn::Sequential& model, const Tensor& x, const Method& 
       for (std::int64_t k2 = 0; k2 < m.samples; ++k2) {
         Tensor noisy = x.clone();
         for (std::int64_t i = 0; i < noisy.numel(); ++i) noisy[i] += static_cast<float>(rng.normal()) * std_dev[static_cast<std::size_t>(i / per)];
-        const Tensor g = one_pass(model, noisy, m, patterns, e.targets, k2 == 0 ? flows : nullptr);
+        const Tensor g = one_pass(noisy, e.targets, k2 == 0 ? flows : nullptr);
         accumulate(e.result, g, 1.0f / static_cast<float>(m.samples));
       }
       break;
@@ -76,7 +86,7 @@ Explanation explain(const nn::Sequential& model, const Tensor& x, const Method& 
         Tensor xs = x.clone();
         const float alpha = static_cast<float>(k2) / static_cast<float>(m.steps);
         for (float& v : xs.values()) v *= alpha;
-        const Tensor g = one_pass(model, xs, m, patterns, e.targets, k2 + 1 == m.steps ? flows : nullptr);
+        const Tensor g = one_pass(xs, e.targets, k2 + 1 == m.steps ? flows : nullptr);
         accumulate(e.result, g, 1.0f / static_cast<float>(m.steps));
       }
       for (std::int64_t i = 0; i < x.numel(); ++i) e.result[i] *= x[i];

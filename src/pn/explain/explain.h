@@ -6,6 +6,7 @@
 #include "pn/explain/backward_pass.h"
 
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace pn::explain {
@@ -17,8 +18,33 @@ struct Explanation {
   std::vector<LayerFlow> flows;        // per layer, when requested (first sample pass only)
 };
 
-// patterns: required by pattern_net / pattern_attribution, checked against the model. target:
-// an output index for every sample, or the arg-max per sample when empty.
+// A model, a method and (for the pattern methods) patterns, bound together: the constructor checks
+// the patterns against the model once (fingerprint, layers, shapes) and derives the rules'
+// input-independent tensors once (RuleWeights: w ⊙ a, w², w⁺, w⁻, denominators), so that every
+// call then costs one traced forward and one backward pass (SmoothGrad and Integrated Gradients:
+// one per sample / step). The model and the patterns must outlive the Explainer and keep their
+// values: the prepared tensors are derived from them.
+class Explainer {
+ public:
+  // patterns_source names the patterns in error messages (e.g. their file).
+  Explainer(const nn::Sequential& model, Method method, const Patterns* patterns, const std::string& patterns_source = "the patterns");
+
+  // target: an output index for every sample, or the arg-max per sample when empty.
+  Explanation operator()(const Tensor& x, std::optional<std::int64_t> target = std::nullopt, bool record_flows = false) const;
+
+  const Method& method() const { return method_; }
+
+ private:
+  Tensor one_pass(const Tensor& x, const std::vector<std::int64_t>& targets, std::vector<LayerFlow>* flows) const;
+
+  const nn::Sequential& model_;
+  Method method_;
+  const Patterns* patterns_;
+  std::vector<RuleWeights> prepared_;
+};
+
+// One explanation without keeping an Explainer (it prepares and checks on every call).
+// patterns: required by pattern_net / pattern_attribution, checked against the model.
 Explanation explain(const nn::Sequential& model, const Tensor& x, const Method& m, const Patterns* patterns,
                     std::optional<std::int64_t> target = std::nullopt, bool record_flows = false);
 

@@ -28,22 +28,18 @@ Tensor without_bias(const Tensor& z, const Tensor& bias) {
   return out;
 }
 
-Tensor positive_part(const Tensor& t) {
-  Tensor out = t.clone();
-  for (float& v : out.values()) v = v > 0.0f ? v : 0.0f;
-  return out;
-}
-
-Tensor negative_part(const Tensor& t) {
-  Tensor out = t.clone();
-  for (float& v : out.values()) v = v < 0.0f ? v : 0.0f;
-  return out;
-}
-
 // r / z elementwise with 0 where z == 0.
 Tensor ratio(const Tensor& r, const Tensor& z) {
   Tensor s(r.shape());
   for (std::int64_t i = 0; i < r.numel(); ++i) s[i] = safe_divide(r[i], z[i]);
+  return s;
+}
+
+// r / z for a z of one sample, the same for every sample of r.
+Tensor ratio_per_sample(const Tensor& r, const Tensor& z) {
+  Tensor s(r.shape());
+  const std::int64_t per = z.numel();
+  for (std::int64_t i = 0; i < r.numel(); ++i) s[i] = safe_divide(r[i], z[i % per]);
   return s;
 }
 
@@ -85,99 +81,61 @@ Tensor alpha_beta_half(const KernelLayerView& l, const Tensor& xp, const Tensor&
   return out;
 }
 
-Tensor alpha_beta_rule(const KernelRuleParams& p, const KernelLayerView& l, const Tensor& r) {
-  const Tensor xp = positive_part(l.x), xn = negative_part(l.x);
-  const Tensor wp = positive_part(l.weight), wn = negative_part(l.weight);
-  const Tensor bp = positive_part(l.bias), bn = negative_part(l.bias);
-  const Tensor* bias_p = p.ignore_bias ? nullptr : &bp;
-  const Tensor* bias_n = p.ignore_bias ? nullptr : &bn;
+Tensor alpha_beta_rule(const KernelRuleParams& p, const KernelLayerView& l, const RuleWeights& w, const Tensor& r) {
   bool has_negative = false;
   for (float v : l.x.values()) has_negative = has_negative || v < 0.0f;
-  Tensor out = alpha_beta_half(l, xp, xn, has_negative, wp, wn, bias_p, bias_n, r);
+  const Tensor xp = has_negative ? positive_part(l.x) : l.x.clone();
+  const Tensor xn = has_negative ? negative_part(l.x) : Tensor();
+  const Tensor* bias_p = p.ignore_bias ? nullptr : &w.bp;
+  const Tensor* bias_n = p.ignore_bias ? nullptr : &w.bn;
+  Tensor out = alpha_beta_half(l, xp, xn, has_negative, w.wp, w.wn, bias_p, bias_n, r);
   for (float& v : out.values()) v *= static_cast<float>(p.alpha);
   if (p.beta != 0.0) {
-    const Tensor inhibit = alpha_beta_half(l, xp, xn, has_negative, wn, wp, bias_n, bias_p, r);
+    const Tensor inhibit = alpha_beta_half(l, xp, xn, has_negative, w.wn, w.wp, bias_n, bias_p, r);
     add_product(out, inhibit, Tensor::full(out.shape(), 1.0f), static_cast<float>(-p.beta));
   }
   return out;
 }
 
-// w² and flat: the denominator is the layer with the modified weights m applied to an input of
-// ones, so a border output of a padded convolution counts only the inputs it really sees. It needs
-// no convolution: with S[o][ky][kx] = Σ_c m[o][c][ky][kx], output (oy, ox) sums S over the taps
-// that land inside the image, and which taps do factorises into rows and columns.
-Tensor ones_response(const KernelLayerView& l, const Tensor& m, const Shape& z_shape) {
-  Tensor z(z_shape);
-  const std::int64_t n = z_shape.dim(0), o = m.dim(0), per_o = m.numel() / o;
-  if (l.spec.kind != nn::Kind::conv2d) {
-    for (std::int64_t j = 0; j < o; ++j) {
-      double s = 0;
-      for (std::int64_t i = 0; i < per_o; ++i) s += m[j * per_o + i];
-      for (std::int64_t b = 0; b < n; ++b) z[b * o + j] = static_cast<float>(s);
-    }
-    return z;
-  }
-  const std::int64_t c = m.dim(1), kh = m.dim(2), kw = m.dim(3), oh = z_shape.dim(2), ow = z_shape.dim(3);
-  const std::int64_t ih = l.x.dim(2), iw = l.x.dim(3), st = l.spec.stride, pad = l.spec.padding;
-  std::vector<double> taps(static_cast<std::size_t>(o * kh * kw), 0.0);
-  for (std::int64_t j = 0; j < o; ++j)
-    for (std::int64_t ch = 0; ch < c; ++ch)
-      for (std::int64_t k = 0; k < kh * kw; ++k) taps[static_cast<std::size_t>(j * kh * kw + k)] += m[(j * c + ch) * kh * kw + k];
-  for (std::int64_t j = 0; j < o; ++j)
-    for (std::int64_t oy = 0; oy < oh; ++oy)
-      for (std::int64_t ox = 0; ox < ow; ++ox) {
-        double s = 0;
-        for (std::int64_t ky = 0; ky < kh; ++ky) {
-          const std::int64_t iy = oy * st + ky - pad;
-          if (iy < 0 || iy >= ih) continue;
-          for (std::int64_t kx = 0; kx < kw; ++kx) {
-            const std::int64_t ix = ox * st + kx - pad;
-            if (ix >= 0 && ix < iw) s += taps[static_cast<std::size_t>((j * kh + ky) * kw + kx)];
-          }
-        }
-        for (std::int64_t b = 0; b < n; ++b) z[((b * o + j) * oh + oy) * ow + ox] = static_cast<float>(s);
-      }
-  return z;
+// w² and flat: R_i = Σ_j m_ji R_j / (m applied to ones)_j, both from RuleWeights.
+Tensor input_free_rule(const KernelLayerView& l, const RuleWeights& w, const Tensor& r) {
+  return map_transpose(l.spec, w.m, ratio_per_sample(r, w.response), l.x.shape());
 }
 
-Tensor input_free_rule(const KernelLayerView& l, const Tensor& m, const Tensor& r) {
-  const Tensor z = ones_response(l, m, r.shape());
-  return map_transpose(l.spec, m, ratio(r, z), l.x.shape());
-}
-
-Tensor zbox_rule(const KernelRuleParams& p, const KernelLayerView& l, const Tensor& r) {
-  if (!(p.low < p.high)) throw Error("layer '{}': the bounded rule needs --low < --high, got {} and {}", l.spec.name, p.low, p.high);
-  const Tensor lo = Tensor::full(l.x.shape(), static_cast<float>(p.low));
-  const Tensor hi = Tensor::full(l.x.shape(), static_cast<float>(p.high));
-  const Tensor wp = positive_part(l.weight), wn = negative_part(l.weight);
+Tensor zbox_rule(const KernelRuleParams& p, const KernelLayerView& l, const RuleWeights& w, const Tensor& r) {
+  // z = w x − (l w⁺ + h w⁻); the bracket is w.response, the same for every sample.
   Tensor z = map_forward(l.spec, l.weight, l.x, nullptr);
-  const Tensor zl = map_forward(l.spec, wp, lo, nullptr), zh = map_forward(l.spec, wn, hi, nullptr);
-  for (std::int64_t i = 0; i < z.numel(); ++i) z[i] -= zl[i] + zh[i];
+  const std::int64_t per = w.response.numel();
+  for (std::int64_t i = 0; i < z.numel(); ++i) z[i] -= w.response[i % per];
   const Tensor s = ratio(r, z);
-  Tensor out = Tensor::zeros(l.x.shape());
-  add_product(out, l.x, map_transpose(l.spec, l.weight, s, l.x.shape()), 1.0f);
-  add_product(out, lo, map_transpose(l.spec, wp, s, l.x.shape()), -1.0f);
-  add_product(out, hi, map_transpose(l.spec, wn, s, l.x.shape()), -1.0f);
+  Tensor out = map_transpose(l.spec, l.weight, s, l.x.shape());
+  for (std::int64_t i = 0; i < out.numel(); ++i) out[i] *= l.x[i];
+  const Tensor tp = map_transpose(l.spec, w.wp, s, l.x.shape()), tn = map_transpose(l.spec, w.wn, s, l.x.shape());
+  const auto lo = static_cast<float>(p.low), hi = static_cast<float>(p.high);
+  for (std::int64_t i = 0; i < out.numel(); ++i) out[i] -= lo * tp[i] + hi * tn[i];
   return out;
 }
 
 }  // namespace
 
 Tensor apply_kernel_rule(const KernelRuleParams& p, const KernelLayerView& l, const Tensor& r) {
+  RuleWeights derived;
+  if (!l.prepared) {
+    Shape sample{1};
+    for (int i = 1; i < l.x.rank(); ++i) sample.push_back(l.x.dim(i));
+    derived = derive_rule_weights(p, l.spec, l.weight, l.bias, l.pattern, sample);
+  }
+  const RuleWeights& w = l.prepared ? *l.prepared : derived;
   switch (p.rule) {
     case KernelRule::weights:
     case KernelRule::pattern:
-    case KernelRule::pattern_attribution: return apply_substitute_rule(p, l, r);
+    case KernelRule::pattern_attribution: return apply_substitute_rule(p, l, w, r);
     case KernelRule::lrp_z:
     case KernelRule::lrp_epsilon: return z_rule(p, l, r);
-    case KernelRule::lrp_alpha_beta: return alpha_beta_rule(p, l, r);
-    case KernelRule::lrp_w_square: {
-      Tensor w2 = l.weight.clone();
-      for (float& v : w2.values()) v *= v;
-      return input_free_rule(l, w2, r);
-    }
-    case KernelRule::lrp_flat: return input_free_rule(l, Tensor::full(l.weight.shape(), 1.0f), r);
-    case KernelRule::lrp_zbox: return zbox_rule(p, l, r);
+    case KernelRule::lrp_alpha_beta: return alpha_beta_rule(p, l, w, r);
+    case KernelRule::lrp_w_square:
+    case KernelRule::lrp_flat: return input_free_rule(l, w, r);
+    case KernelRule::lrp_zbox: return zbox_rule(p, l, w, r);
   }
   throw Error("unknown kernel rule");
 }

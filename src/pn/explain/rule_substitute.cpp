@@ -21,32 +21,15 @@ Tensor map_transpose(const nn::LayerSpec& spec, const Tensor& m, const Tensor& r
   return out;
 }
 
-namespace {
-
-Tensor substituted_matrix(const KernelRuleParams& p, const KernelLayerView& layer) {
-  if (!layer.pattern) {
-    throw Error("layer '{}': the {} rule needs a pattern for this layer (pass --patterns)", layer.spec.name, kernel_rule_name(p.rule));
+Tensor apply_substitute_rule(const KernelRuleParams& p, const KernelLayerView& layer, const RuleWeights& w, const Tensor& r) {
+  switch (p.rule) {
+    case KernelRule::weights: return map_transpose(layer.spec, layer.weight, r, layer.x.shape());
+    case KernelRule::pattern:
+      if (!layer.pattern) throw Error("layer '{}': the pattern rule needs a pattern for this layer (pass --patterns)", layer.spec.name);
+      return map_transpose(layer.spec, *layer.pattern, r, layer.x.shape());
+    case KernelRule::pattern_attribution: return map_transpose(layer.spec, w.m, r, layer.x.shape());
+    default: throw Error("layer '{}': {} is not a substitution rule", layer.spec.name, kernel_rule_name(p.rule));
   }
-  if (layer.pattern->shape() != layer.weight.shape()) {
-    throw Error("layer '{}': the pattern has shape {} but the weight has shape {}", layer.spec.name,
-                layer.pattern->shape().str(), layer.weight.shape().str());
-  }
-  if (p.rule == KernelRule::pattern) return Tensor();
-  Tensor wa = layer.weight.clone();
-  for (std::int64_t i = 0; i < wa.numel(); ++i) wa[i] *= (*layer.pattern)[i];
-  return wa;
-}
-
-}  // namespace
-
-Tensor apply_substitute_rule(const KernelRuleParams& p, const KernelLayerView& layer, const Tensor& r) {
-  if (p.rule == KernelRule::weights) return map_transpose(layer.spec, layer.weight, r, layer.x.shape());
-  if (p.rule == KernelRule::pattern) {
-    (void)substituted_matrix(p, layer);  // the checks only
-    return map_transpose(layer.spec, *layer.pattern, r, layer.x.shape());
-  }
-  const Tensor m = substituted_matrix(p, layer);
-  return map_transpose(layer.spec, m, r, layer.x.shape());
 }
 
 }  // namespace pn::explain

@@ -61,9 +61,23 @@ struct LayerFlow {
   std::int64_t non_finite = 0;     // NaN/Inf values in r_in
 };
 
+// What a kernel rule derives from its layer's weight, bias and pattern alone, independent of the
+// input: w ⊙ a, w², w⁺, w⁻ and the denominators of the input-free rules. A rule derives these on
+// every call unless it is handed them ready-made: an Explainer (explain.h) derives them once per
+// model, method and patterns, so that each explanation costs one forward and one backward pass
+// and not, in addition, a pass over the 138 million weights of VGG-16. Tensors a rule does not
+// use stay empty.
+struct RuleWeights {
+  Tensor m;         // the substituted matrix: w ⊙ a (PatternAttribution), w² (w²-rule), ones (flat)
+  Tensor response;  // per sample: m applied to an input of ones (w², flat) or the bound term
+                    // l·w⁺ + h·w⁻ (zB); shaped like one sample of the layer's output
+  Tensor wp, wn;    // w⁺, w⁻ (alpha-beta, zB)
+  Tensor bp, bn;    // b⁺, b⁻ (alpha-beta)
+};
+
 // A kernel layer (linear or conv2d) as a rule sees it: its spec and parameters, its input x from
-// the trace, its bias-inclusive output z (also from the trace) and, for the pattern rules, the
-// pattern of the same layout as the weight.
+// the trace, its bias-inclusive output z (also from the trace), for the pattern rules the pattern
+// of the same layout as the weight and, when prepared, the rule's RuleWeights.
 struct KernelLayerView {
   const nn::LayerSpec& spec;
   const Tensor& weight;
@@ -71,12 +85,20 @@ struct KernelLayerView {
   const Tensor& x;
   const Tensor& z;
   const Tensor* pattern = nullptr;
+  const RuleWeights* prepared = nullptr;
 };
+
+// The input-independent part of rule p on a layer (checks the pattern's presence and shape for
+// the pattern rules). sample_in is the shape of one input sample of the layer: (1, C, H, W) or
+// (1, D); it fixes which taps of a padded convolution fall inside the image.
+RuleWeights derive_rule_weights(const KernelRuleParams& p, const nn::LayerSpec& spec, const Tensor& weight, const Tensor& bias,
+                                const Tensor* pattern, const Shape& sample_in);
 
 // r is (N, outputs of the layer) in the layer's output shape; returns r_in in x's shape.
 Tensor apply_kernel_rule(const KernelRuleParams& p, const KernelLayerView& layer, const Tensor& r);
-// The three substitution rules alone (rule_substitute.cpp); apply_kernel_rule dispatches to it.
-Tensor apply_substitute_rule(const KernelRuleParams& p, const KernelLayerView& layer, const Tensor& r);
+// The three substitution rules alone (rule_substitute.cpp); apply_kernel_rule dispatches to it
+// with the layer's RuleWeights (prepared or derived on the spot).
+Tensor apply_substitute_rule(const KernelRuleParams& p, const KernelLayerView& layer, const RuleWeights& w, const Tensor& r);
 Tensor apply_relu_rule(ReluRule rule, const Tensor& z, const Tensor& r);
 Tensor apply_maxpool_rule(const nn::LayerSpec& spec, const Tensor& x, const std::vector<std::int32_t>& switches,
                           const Tensor& r);
@@ -86,6 +108,10 @@ Tensor apply_avgpool_rule(AvgPoolRule rule, const nn::LayerSpec& spec, const Ten
 // (+ bias when given) and transpose mᵀ·r. Shared by the rules and the tests.
 Tensor map_forward(const nn::LayerSpec& spec, const Tensor& m, const Tensor& x, const Tensor* bias);
 Tensor map_transpose(const nn::LayerSpec& spec, const Tensor& m, const Tensor& r, const Shape& x_shape);
+
+// Elementwise max(t, 0) and min(t, 0).
+Tensor positive_part(const Tensor& t);
+Tensor negative_part(const Tensor& t);
 
 // a / b with 0 where b == 0 (the convention of the reference implementations).
 inline float safe_divide(float a, float b) { return b == 0.0f ? 0.0f : a / b; }

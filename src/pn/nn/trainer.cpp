@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <memory>
+#include <numbers>
 #include <numeric>
 
 namespace pn::nn {
@@ -50,6 +51,8 @@ std::vector<EpochStats> train(Sequential& model, const Dataset& train_set, const
   if (cfg.epochs < 1) throw Error("train: --epochs must be at least 1, got {}", cfg.epochs);
   if (cfg.batch < 1) throw Error("train: --batch must be at least 1, got {}", cfg.batch);
   if (!(cfg.lr > 0.0f)) throw Error("train: the learning rate must be positive, got {}", cfg.lr);
+  if (cfg.schedule != "constant" && cfg.schedule != "cosine") throw Error("train: unknown learning-rate schedule '{}' (constant or cosine)", cfg.schedule);
+  if (cfg.schedule == "cosine" && cfg.lr_decay != 1.0f) throw Error("train: the cosine schedule sets the rate of every step; --lr-decay applies to the constant schedule only");
   model.check_input(train_set.images, "train");
   for (std::int32_t l : train_set.labels) {
     if (l < 0 || l >= model.num_classes()) throw Error("train: label {} is outside the model's {} classes", l, model.num_classes());
@@ -66,6 +69,9 @@ std::vector<EpochStats> train(Sequential& model, const Dataset& train_set, const
   const double flops_per_image = 3.0 * forward_flops(model);
   std::vector<std::int64_t> order(static_cast<std::size_t>(train_set.size()));
   std::vector<EpochStats> history;
+  const std::int64_t steps_per_epoch = (train_set.size() + cfg.batch - 1) / cfg.batch;
+  const double total_steps = static_cast<double>(steps_per_epoch) * cfg.epochs;
+  std::int64_t step = 0;
   for (int epoch = 1; epoch <= cfg.epochs; ++epoch) {
     std::iota(order.begin(), order.end(), 0);
     for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
@@ -77,6 +83,11 @@ std::vector<EpochStats> train(Sequential& model, const Dataset& train_set, const
       const std::int64_t e = std::min(train_set.size(), b + cfg.batch);
       std::vector<std::int32_t> labels;
       for (std::int64_t i = b; i < e; ++i) labels.push_back(train_set.labels[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])]);
+      if (cfg.schedule == "cosine") {
+        const double t = static_cast<double>(step) / total_steps;
+        opt->set_learning_rate(static_cast<float>(cfg.lr * 0.5 * (1.0 + std::cos(std::numbers::pi * t))));
+      }
+      ++step;
       ag::Var x = ag::Var::constant(gather_rows(train_set.images, order, b, e));
       ag::Var logits = model.forward(x, true, &rng);
       ag::Var loss = ag::softmax_cross_entropy(logits, labels);
@@ -105,7 +116,7 @@ std::vector<EpochStats> train(Sequential& model, const Dataset& train_set, const
     s.test_accuracy = test_set.size() > 0 ? evaluate(model, test_set) : 0.0;
     history.push_back(s);
     if (on_epoch) on_epoch(s);
-    opt->set_learning_rate(opt->learning_rate() * cfg.lr_decay);
+    if (cfg.schedule == "constant") opt->set_learning_rate(opt->learning_rate() * cfg.lr_decay);
   }
   return history;
 }

@@ -21,6 +21,10 @@ struct TrainConfig {
   float momentum = 0.9f;
   float weight_decay = 0.0f;
   float lr_decay = 1.0f;  // the learning rate is multiplied by this after every epoch
+  // "constant": lr (times lr_decay after each epoch); "cosine": every step t of T in the whole run uses
+  // lr * (1 + cos(pi t / T)) / 2, annealing smoothly to zero so the last updates average out the
+  // mini-batch noise that a constant rate leaves in the weights.
+  std::string schedule = "constant";
   std::uint64_t seed = 1;
 };
 
