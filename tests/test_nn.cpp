@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <numbers>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -300,6 +301,39 @@ TEST(Training, RefusesBadSettings) {
   bad.labels[0] = 12;
   EXPECT_THAT(message_of([&] { (void)nn::train(m, bad, d, cfg); }), HasSubstr("label 12"));
   EXPECT_THAT(message_of([&] { (void)nn::train(m, nn::Dataset{}, d, cfg); }), HasSubstr("empty"));
+}
+
+TEST(Training, LearningRateSchedules) {
+  nn::TrainConfig cfg;
+  cfg.lr = 0.1f;
+  cfg.epochs = 3;
+  cfg.lr_decay = 0.5f;
+  EXPECT_DOUBLE_EQ(nn::learning_rate_at(cfg, 0, 10), 0.1f);
+  EXPECT_DOUBLE_EQ(nn::learning_rate_at(cfg, 9, 10), 0.1f);
+  EXPECT_DOUBLE_EQ(nn::learning_rate_at(cfg, 10, 10), 0.05f);
+  EXPECT_DOUBLE_EQ(nn::learning_rate_at(cfg, 29, 10), 0.025f);
+  cfg.lr_decay = 1.0f;
+  cfg.schedule = "cosine";
+  EXPECT_DOUBLE_EQ(nn::learning_rate_at(cfg, 0, 10), 0.1f);
+  EXPECT_NEAR(nn::learning_rate_at(cfg, 15, 10), 0.05, 1e-9);                                        // half way
+  EXPECT_NEAR(nn::learning_rate_at(cfg, 29, 10), 0.05 * (1 + std::cos(std::numbers::pi * 29 / 30)), 1e-9);  // last step
+  // The schedule reaches the optimiser: cosine training ends with other weights than constant.
+  const nn::Dataset train = synthetic(128, 6);
+  const auto weights_after = [&](const std::string& schedule) {
+    auto m = nn::build_mlp();
+    pn::Rng rng(3);
+    m.init(rng);
+    nn::TrainConfig c;
+    c.epochs = 2, c.batch = 32, c.schedule = schedule;
+    (void)nn::train(m, train, nn::Dataset{}, c);
+    return m.fingerprint();
+  };
+  EXPECT_NE(weights_after("cosine"), weights_after("constant"));
+  cfg.lr_decay = 0.5f;
+  auto m = nn::build_mlp();
+  EXPECT_THAT(message_of([&] { (void)nn::train(m, train, train, cfg); }), HasSubstr("--lr-decay"));
+  cfg.schedule = "step";
+  EXPECT_THAT(message_of([&] { (void)nn::train(m, train, train, cfg); }), HasSubstr("unknown learning-rate schedule"));
 }
 
 TEST(Data, FitToInputPadsCentred) {

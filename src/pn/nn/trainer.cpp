@@ -45,6 +45,15 @@ double evaluate(const Sequential& model, const Dataset& data, std::int64_t batch
   return static_cast<double>(correct) / static_cast<double>(data.size());
 }
 
+double learning_rate_at(const TrainConfig& cfg, std::int64_t step, std::int64_t steps_per_epoch) {
+  const std::int64_t epoch = step / steps_per_epoch;
+  if (cfg.schedule == "cosine") {
+    const double t = static_cast<double>(step) / static_cast<double>(steps_per_epoch * cfg.epochs);
+    return cfg.lr * 0.5 * (1.0 + std::cos(std::numbers::pi * t));
+  }
+  return cfg.lr * std::pow(static_cast<double>(cfg.lr_decay), static_cast<double>(epoch));
+}
+
 std::vector<EpochStats> train(Sequential& model, const Dataset& train_set, const Dataset& test_set, const TrainConfig& cfg,
                               const std::function<void(const EpochStats&)>& on_epoch) {
   if (train_set.size() == 0) throw Error("train: the training set is empty");
@@ -70,7 +79,6 @@ std::vector<EpochStats> train(Sequential& model, const Dataset& train_set, const
   std::vector<std::int64_t> order(static_cast<std::size_t>(train_set.size()));
   std::vector<EpochStats> history;
   const std::int64_t steps_per_epoch = (train_set.size() + cfg.batch - 1) / cfg.batch;
-  const double total_steps = static_cast<double>(steps_per_epoch) * cfg.epochs;
   std::int64_t step = 0;
   for (int epoch = 1; epoch <= cfg.epochs; ++epoch) {
     std::iota(order.begin(), order.end(), 0);
@@ -83,11 +91,7 @@ std::vector<EpochStats> train(Sequential& model, const Dataset& train_set, const
       const std::int64_t e = std::min(train_set.size(), b + cfg.batch);
       std::vector<std::int32_t> labels;
       for (std::int64_t i = b; i < e; ++i) labels.push_back(train_set.labels[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])]);
-      if (cfg.schedule == "cosine") {
-        const double t = static_cast<double>(step) / total_steps;
-        opt->set_learning_rate(static_cast<float>(cfg.lr * 0.5 * (1.0 + std::cos(std::numbers::pi * t))));
-      }
-      ++step;
+      opt->set_learning_rate(static_cast<float>(learning_rate_at(cfg, step++, steps_per_epoch)));
       ag::Var x = ag::Var::constant(gather_rows(train_set.images, order, b, e));
       ag::Var logits = model.forward(x, true, &rng);
       ag::Var loss = ag::softmax_cross_entropy(logits, labels);
@@ -116,7 +120,6 @@ std::vector<EpochStats> train(Sequential& model, const Dataset& train_set, const
     s.test_accuracy = test_set.size() > 0 ? evaluate(model, test_set) : 0.0;
     history.push_back(s);
     if (on_epoch) on_epoch(s);
-    if (cfg.schedule == "constant") opt->set_learning_rate(opt->learning_rate() * cfg.lr_decay);
   }
   return history;
 }

@@ -38,6 +38,10 @@ struct EpochStats {
   double gflops = 0.0;  // training arithmetic rate: 3x the forward FLOPs per image
 };
 
+// The learning rate of step `step` (0-based, counted over the whole run) when an epoch has
+// steps_per_epoch steps: lr · lr_decay^epoch (constant) or lr (1 + cos(π step / total)) / 2 (cosine).
+double learning_rate_at(const TrainConfig& cfg, std::int64_t step, std::int64_t steps_per_epoch);
+
 // Forward multiply-adds x 2 for one sample (dense and conv layers).
 double forward_flops(const Sequential& model);
 
