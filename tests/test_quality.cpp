@@ -135,6 +135,17 @@ TEST(Quality, ClosedFormEqualsTheLeastSquaresOracle) {
       EXPECT_NEAR(q.rho[static_cast<std::size_t>(j)], want, 1e-6) << c.name << " neuron " << j;
     }
   }
+  // All four at once (shared factorisation and solves) against the same oracle.
+  const std::vector<ex::LayerQuality> all = ex::layer_quality(
+      st2, st3, w, b, std::vector<ex::EstimatorPatterns>{{&lin, &lin}, {&two.positive, &two.negative}, {&filt, &filt}, {&rand, &rand}},
+      ridge);
+  ASSERT_EQ(all.size(), 4u);
+  const std::pair<const Tensor*, const Tensor*> pats[4] = {{&lin, &lin}, {&two.positive, &two.negative}, {&filt, &filt}, {&rand, &rand}};
+  for (std::size_t e = 0; e < 4; ++e)
+    for (std::int64_t j = 0; j < o; ++j) {
+      const double want = oracle_rho(s2, s3, w, *pats[e].first, *pats[e].second, j, ridge);
+      EXPECT_NEAR(all[e].rho[static_cast<std::size_t>(j)], want, 1e-6) << "estimator " << e << " neuron " << j;
+    }
 }
 
 TEST(Quality, OrdersEstimatorsOnLinearData) {

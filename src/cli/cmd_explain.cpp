@@ -1,7 +1,7 @@
 // `patternnet explain`: one explanation of a batch (.npy) or an image file with any method, written
 // as a raw .npy tensor and/or a heatmap PNG (paper §7.4), with per-layer diagnostics on request.
 #include "cli/commands.h"
-#include "cli/data_source.h"
+#include "pn/nn/data_source.h"
 #include "pn/core/atomic_file.h"
 #include "pn/core/error.h"
 #include "pn/explain/explain.h"
@@ -75,7 +75,7 @@ int run_explain(const ExplainOptions& o) {
   } else if (method.needs_patterns) {
     throw Error("--method {} needs --patterns P.safetensors (fit them with `patternnet fit-patterns`)", o.method);
   }
-  const nn::Preprocess prep = choose_preprocess(o.preprocess, o.arch, model);
+  const nn::Preprocess prep = nn::choose_preprocess(o.preprocess, o.arch, model);
   Tensor x;
   if (!o.input.empty()) {
     x = io::read_npy(o.input);

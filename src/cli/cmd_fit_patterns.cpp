@@ -1,7 +1,7 @@
 // `patternnet fit-patterns`: streams a data set through a model, collects every dense and conv
 // layer's pattern statistics and writes the fitted patterns with a per-layer report.
 #include "cli/commands.h"
-#include "cli/data_source.h"
+#include "pn/nn/data_source.h"
 #include "pn/core/atomic_file.h"
 #include "pn/core/error.h"
 #include "pn/core/progress.h"
@@ -33,12 +33,12 @@ Tensor load_inputs(const FitOptions& o, const nn::Sequential& model);
 
 // The data set: a folder of image files streams (read and preprocessed per batch); everything else
 // is one tensor in memory.
-DataSource load_source(const FitOptions& o, const nn::Sequential& model) {
+nn::DataSource load_source(const FitOptions& o, const nn::Sequential& model) {
   if (o.data != "fashion-mnist" && std::filesystem::is_directory(o.data)) {
-    std::vector<std::string> images = list_image_files(o.data);
-    if (!images.empty()) return DataSource::from_images(std::move(images), model.input_shape(), choose_preprocess(o.preprocess, o.arch, model));
+    std::vector<std::string> images = nn::list_image_files(o.data);
+    if (!images.empty()) return nn::DataSource::from_images(std::move(images), model.input_shape(), nn::choose_preprocess(o.preprocess, o.arch, model));
   }
-  return DataSource::from_tensor(load_inputs(o, model));
+  return nn::DataSource::from_tensor(load_inputs(o, model));
 }
 
 // The data set as one tensor in the model's input shape: Fashion-MNIST's training split, one .npy
@@ -86,7 +86,7 @@ int run_fit(const FitOptions& o) {
   if (est == explain::Estimator::identity) throw Error("--estimator identity has no pattern to fit (S_x(x) = x)");
   require_writable_destination(o.out);
   const nn::Sequential model = nn::load_model(o.model, o.arch);
-  const DataSource data = load_source(o, model);
+  const nn::DataSource data = load_source(o, model);
   std::int64_t n = data.size();
   if (o.limit > 0) n = std::min(n, o.limit);
   if (n == 0) throw Error("--data '{}' holds no samples", o.data);

@@ -3,12 +3,12 @@
 // Fashion-MNIST uses the two halves of the training set and the test set (the paper's protocol);
 // a .npy data set or a folder of images is cut into three consecutive thirds.
 #include "cli/commands.h"
-#include "cli/data_source.h"
+#include "pn/nn/data_source.h"
 #include "pn/core/atomic_file.h"
 #include "pn/core/error.h"
 #include "pn/core/progress.h"
 #include "pn/explain/fit_patterns.h"
-#include "pn/explain/quality.h"
+#include "pn/explain/quality_table.h"
 #include "pn/io/idx.h"
 #include "pn/io/npy.h"
 #include "pn/nn/data.h"
@@ -39,16 +39,6 @@ Tensor take_rows(const Tensor& x, std::int64_t begin, std::int64_t end) {
   return nn::gather_rows(x, idx, 0, end - begin);
 }
 
-void collect(explain::StatsCollector& c, const DataSource& x, std::int64_t batch, const char* label) {
-  Progress bar(label, x.size(), "img");
-  for (std::int64_t b = 0; b < x.size(); b += batch) {
-    const std::int64_t e = std::min(x.size(), b + batch);
-    c.add_batch(x.batch(b, e));
-    bar.advance(e - b);
-  }
-  bar.finish();
-}
-
 int run_quality(const QualityOptions& o) {
   std::vector<explain::Estimator> estimators;
   {
@@ -65,12 +55,12 @@ int run_quality(const QualityOptions& o) {
   const nn::Sequential model = nn::load_model(o.model, o.arch);
 
   // The three splits.
-  DataSource fit_x, v_x, eval_x;
+  nn::DataSource fit_x, v_x, eval_x;
   const std::vector<std::string> images =
-      o.data != "fashion-mnist" && std::filesystem::is_directory(o.data) ? list_image_files(o.data) : std::vector<std::string>{};
+      o.data != "fashion-mnist" && std::filesystem::is_directory(o.data) ? nn::list_image_files(o.data) : std::vector<std::string>{};
   if (!images.empty()) {
     // A folder of images: three consecutive thirds of the files in name order.
-    const DataSource all = DataSource::from_images(images, model.input_shape(), choose_preprocess(o.preprocess, o.arch, model));
+    const nn::DataSource all = nn::DataSource::from_images(images, model.input_shape(), nn::choose_preprocess(o.preprocess, o.arch, model));
     std::int64_t third = all.size() / 3;
     if (o.limit > 0) third = std::min(third, o.limit);
     if (third < 2) throw Error("--data '{}': {} images cannot be cut into three splits", o.data, all.size());
@@ -83,49 +73,32 @@ int run_quality(const QualityOptions& o) {
     const Tensor test = nn::fit_to_input(io::load_fashion_mnist(dir, "test").images, model);
     const std::int64_t half = train.dim(0) / 2;
     const std::int64_t n = o.limit > 0 ? std::min(o.limit, half) : half;
-    fit_x = DataSource::from_tensor(take_rows(train, 0, n));
-    v_x = DataSource::from_tensor(take_rows(train, half, half + n));
-    eval_x = DataSource::from_tensor(take_rows(test, 0, std::min(test.dim(0), o.limit > 0 ? o.limit : test.dim(0))));
+    fit_x = nn::DataSource::from_tensor(take_rows(train, 0, n));
+    v_x = nn::DataSource::from_tensor(take_rows(train, half, half + n));
+    eval_x = nn::DataSource::from_tensor(take_rows(test, 0, std::min(test.dim(0), o.limit > 0 ? o.limit : test.dim(0))));
   } else {
     const Tensor x = io::read_npy(o.data);
     model.check_input(x, o.data.c_str());
     std::int64_t third = x.dim(0) / 3;
     if (o.limit > 0) third = std::min(third, o.limit);
     if (third < 2) throw Error("--data '{}': {} samples cannot be cut into three splits", o.data, x.dim(0));
-    fit_x = DataSource::from_tensor(take_rows(x, 0, third));
-    v_x = DataSource::from_tensor(take_rows(x, third, 2 * third));
-    eval_x = DataSource::from_tensor(take_rows(x, 2 * third, 3 * third));
+    fit_x = nn::DataSource::from_tensor(take_rows(x, 0, third));
+    v_x = nn::DataSource::from_tensor(take_rows(x, third, 2 * third));
+    eval_x = nn::DataSource::from_tensor(take_rows(x, 2 * third, 3 * third));
   }
   fmt::print("splits: patterns {} samples, read-out {} samples, evaluation {} samples\n", fit_x.size(), v_x.size(),
              eval_x.size());
 
-  explain::StatsCollector fit_stats(model, false), v_stats(model, true), eval_stats(model, true);
-  collect(fit_stats, fit_x, o.batch, "patterns split");
-  collect(v_stats, v_x, o.batch, "read-out split");
-  collect(eval_stats, eval_x, o.batch, "evaluation split");
-
-  std::string csv = "layer,estimator,mean_rho,median_rho,neurons,undefined\n";
+  const std::vector<explain::QualityRow> rows =
+      explain::quality_per_layer(model, {fit_x, v_x, eval_x}, estimators, o.ridge, o.seed, o.batch);
   fmt::print("{:<12}", "layer");
   for (auto e : estimators) fmt::print(" {:>22}", fmt::format("{} mean/median", explain::estimator_name(e)));
-  fmt::print("\n");
-  std::vector<explain::Patterns> patterns;
-  for (auto e : estimators) patterns.push_back(explain::fit_patterns(model, &fit_stats, e, o.seed));
-  const auto& layers = v_stats.layer_indices();
-  for (std::size_t k = 0; k < layers.size(); ++k) {
-    const auto& l = model.layer(layers[k]);
-    fmt::print("{:<12}", l.spec.name);
-    for (std::size_t ei = 0; ei < estimators.size(); ++ei) {
-      const auto& lp = patterns[ei].layers[k];
-      const Tensor& an = lp.a_negative.empty() ? lp.a : lp.a_negative;
-      const explain::LayerQuality q =
-          explain::layer_quality(v_stats.stats()[k], eval_stats.stats()[k], l.weight.value(), l.bias.value(), lp.a, an, o.ridge);
-      fmt::print(" {:>10.4f} / {:>9.4f}", q.mean, q.median);
-      csv += fmt::format("{},{},{:.6f},{:.6f},{},{}\n", l.spec.name, explain::estimator_name(estimators[ei]), q.mean, q.median,
-                         q.rho.size(), q.undefined);
-    }
-    fmt::print("\n");
-    std::fflush(stdout);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (i % estimators.size() == 0) fmt::print("\n{:<12}", rows[i].layer);
+    fmt::print(" {:>10.4f} / {:>9.4f}", rows[i].quality.mean, rows[i].quality.median);
   }
+  fmt::print("\n");
+  const std::string csv = explain::quality_csv(rows);
   write_file_atomic(o.out, csv);
   fmt::print("rho per layer written to {}\n", o.out);
   return 0;

@@ -40,43 +40,17 @@ double dot(const double* a, const double* b, std::int64_t n) {
   return s;
 }
 
-}  // namespace
-
-LayerQuality layer_quality(const PatternStats& fit, const PatternStats& eval, const Tensor& w, const Tensor& bias,
-                           const Tensor& a_pos, const Tensor& a_neg, double ridge) {
-  const std::int64_t o = w.dim(0), d = w.numel() / o;
-  if (fit.inputs() != d || eval.inputs() != d || fit.neurons() != o || eval.neurons() != o) {
-    throw Error("quality: statistics of D = {}, O = {} do not match a layer of weight shape {}", fit.inputs(), fit.neurons(), w.shape());
-  }
-  require_shape(a_pos, w.shape(), "quality", "positive-regime pattern");
-  require_shape(a_neg, w.shape(), "quality", "negative-regime pattern");
-  if (fit.rows() == 0 || eval.rows() == 0) throw Error("quality: a split holds no rows");
-
-  // Σλ = cov(x) + λI on the fitting split, factorised once. With fewer rows than inputs (or
-  // constant inputs) cov(x) is singular and rounding can make it slightly indefinite; the ridge
-  // then grows tenfold until the factorisation succeeds (up to 1e-2 of the mean variance).
-  const std::vector<double> cov = fit.cov_xx();
-  double trace = 0;
-  for (std::int64_t i = 0; i < d; ++i) trace += cov[static_cast<std::size_t>(i * d + i)];
-  const double mean_var = std::max(trace / static_cast<double>(d), 1e-300);
-  std::vector<double> sigma;
-  for (double rel = ridge;; rel *= 10) {
-    sigma = cov;
-    for (std::int64_t i = 0; i < d; ++i) sigma[static_cast<std::size_t>(i * d + i)] += rel * mean_var;
-    try {
-      linalg::cholesky(sigma, d);
-      break;
-    } catch (const Error& e) {
-      if (rel >= 1e-2) throw Error("quality: the input covariance stays singular even with a ridge of {} ({})", rel, e.what());
-    }
-  }
-
-  // Right-hand sides: U = [a₋, δ, c, c_q] of every neuron, as columns of a D x 4O matrix.
-  std::vector<NeuronMoments> fm(static_cast<std::size_t>(o)), em(static_cast<std::size_t>(o));
+// One estimator's rho per neuron, given the shared parts (see layer_quality).
+LayerQuality quality_of(const Tensor& a_pos, const Tensor& a_neg, const std::vector<double>& sigma,
+                        const std::vector<double>& sigma_e, const std::vector<double>& zc, const std::vector<NeuronMoments>& fm,
+                        const std::vector<NeuronMoments>& em, std::int64_t d, std::int64_t o) {
+  // U = [a₋, δ, c, c_q] of every neuron as columns of a D x 4O matrix, and Z = Σλ⁻¹ U.
+  bool two_regimes = false;
+  for (std::int64_t i = 0; i < a_pos.numel() && !two_regimes; ++i) two_regimes = a_pos[i] != a_neg[i];
+  const std::int64_t solved = two_regimes ? 2 : 1;
+  std::vector<double> za(static_cast<std::size_t>(d * solved * o), 0.0);
   std::vector<double> rhs(static_cast<std::size_t>(d * 4 * o));
   for (std::int64_t j = 0; j < o; ++j) {
-    fm[static_cast<std::size_t>(j)] = neuron_moments(fit, j, bias[j]);
-    em[static_cast<std::size_t>(j)] = neuron_moments(eval, j, bias[j]);
     const auto& m = fm[static_cast<std::size_t>(j)];
     for (std::int64_t i = 0; i < d; ++i) {
       const double an = a_neg[j * d + i], ap = a_pos[j * d + i];
@@ -84,10 +58,20 @@ LayerQuality layer_quality(const PatternStats& fit, const PatternStats& eval, co
       rhs[static_cast<std::size_t>(i * 4 * o + 4 * j + 1)] = ap - an;
       rhs[static_cast<std::size_t>(i * 4 * o + 4 * j + 2)] = m.c[static_cast<std::size_t>(i)];
       rhs[static_cast<std::size_t>(i * 4 * o + 4 * j + 3)] = m.cq[static_cast<std::size_t>(i)];
+      za[static_cast<std::size_t>(i * solved * o + solved * j)] = an;
+      if (two_regimes) za[static_cast<std::size_t>(i * solved * o + solved * j + 1)] = ap - an;
     }
   }
-  std::vector<double> z = rhs;  // Z = Σλ⁻¹ U
-  linalg::cholesky_solve(sigma, d, z, 4 * o);
+  linalg::cholesky_solve(sigma, d, za, solved * o);
+  std::vector<double> z(static_cast<std::size_t>(d * 4 * o), 0.0);
+  for (std::int64_t i = 0; i < d; ++i)
+    for (std::int64_t j = 0; j < o; ++j) {
+      double* zi = z.data() + i * 4 * o + 4 * j;
+      zi[0] = za[static_cast<std::size_t>(i * solved * o + solved * j)];
+      zi[1] = two_regimes ? za[static_cast<std::size_t>(i * solved * o + solved * j + 1)] : 0.0;
+      zi[2] = zc[static_cast<std::size_t>(i * 2 * o + 2 * j)];
+      zi[3] = zc[static_cast<std::size_t>(i * 2 * o + 2 * j + 1)];
+    }
 
   // v for every neuron (D x O), by Woodbury: v = t - Z (I + C UᵀZ)⁻¹ C Uᵀ t with t = Z ρ, where
   // cov[d̂, y] = U ρ, ρ = (-var y, -cov(q,y), 1, 0).
@@ -140,7 +124,6 @@ LayerQuality layer_quality(const PatternStats& fit, const PatternStats& eval, co
 
   // Evaluate on the other split: corr = vᵀ cov[d̂, y] / sqrt(vᵀ cov[d̂] v · var(y)), with
   // cov[d̂] = Σ + U C Uᵀ built from that split's moments and the same patterns.
-  const std::vector<double> sigma_e = eval.cov_xx();
   std::vector<double> sv(static_cast<std::size_t>(d * o), 0.0);  // Σ_eval · V
 #pragma omp parallel for schedule(static) if (d * d * o > 1000000)
   for (std::int64_t i = 0; i < d; ++i)
@@ -182,7 +165,8 @@ LayerQuality layer_quality(const PatternStats& fit, const PatternStats& eval, co
     // The criterion's max over v is never negative (-v is a read-out too); a v fitted on one split
     // that correlates negatively on another has recovered nothing, so it counts as zero and
     // rho stays in [0, 1].
-    const double corr = std::max(0.0, cov_vd_y / std::sqrt(quad * m.syy));
+    // A correlation above 1 is rounding (the read-out recovers y exactly): clamp it too.
+    const double corr = std::clamp(cov_vd_y / std::sqrt(quad * m.syy), 0.0, 1.0);
     q.rho[static_cast<std::size_t>(j)] = 1.0 - corr;
     good.push_back(1.0 - corr);
   }
@@ -195,6 +179,69 @@ LayerQuality layer_quality(const PatternStats& fit, const PatternStats& eval, co
     q.median = n % 2 ? good[n / 2] : 0.5 * (good[n / 2 - 1] + good[n / 2]);
   }
   return q;
+}
+
+}  // namespace
+
+LayerQuality layer_quality(const PatternStats& fit, const PatternStats& eval, const Tensor& w, const Tensor& bias,
+                           const Tensor& a_pos, const Tensor& a_neg, double ridge) {
+  return layer_quality(fit, eval, w, bias, std::vector<EstimatorPatterns>{{&a_pos, &a_neg}}, ridge).front();
+}
+
+std::vector<LayerQuality> layer_quality(const PatternStats& fit, const PatternStats& eval, const Tensor& w, const Tensor& bias,
+                                        const std::vector<EstimatorPatterns>& estimators, double ridge) {
+  const std::int64_t o = w.dim(0), d = w.numel() / o;
+  if (fit.inputs() != d || eval.inputs() != d || fit.neurons() != o || eval.neurons() != o) {
+    throw Error("quality: statistics of D = {}, O = {} do not match a layer of weight shape {}", fit.inputs(), fit.neurons(), w.shape());
+  }
+  for (const EstimatorPatterns& e : estimators) {
+    if (!e.a_pos || !e.a_neg) throw Error("quality: an estimator without patterns");
+    require_shape(*e.a_pos, w.shape(), "quality", "positive-regime pattern");
+    require_shape(*e.a_neg, w.shape(), "quality", "negative-regime pattern");
+  }
+  if (fit.rows() == 0 || eval.rows() == 0) throw Error("quality: a split holds no rows");
+
+  // Σλ = cov(x) + λI on the fitting split, factorised once. With fewer rows than inputs (or
+  // constant inputs) cov(x) is singular and rounding can make it slightly indefinite; the ridge
+  // then grows tenfold until the factorisation succeeds (up to 1e-2 of the mean variance).
+  const std::vector<double> cov = fit.cov_xx();
+  double trace = 0;
+  for (std::int64_t i = 0; i < d; ++i) trace += cov[static_cast<std::size_t>(i * d + i)];
+  const double mean_var = std::max(trace / static_cast<double>(d), 1e-300);
+  std::vector<double> sigma;
+  for (double rel = ridge;; rel *= 10) {
+    sigma = cov;
+    for (std::int64_t i = 0; i < d; ++i) sigma[static_cast<std::size_t>(i * d + i)] += rel * mean_var;
+    try {
+      linalg::cholesky(sigma, d);
+      break;
+    } catch (const Error& e) {
+      if (rel >= 1e-2) throw Error("quality: the input covariance stays singular even with a ridge of {} ({})", rel, e.what());
+    }
+  }
+
+  // Everything that does not depend on the patterns is shared by the estimators: the factorisation
+  // above, the neurons' moments on both splits, Σλ⁻¹[c, c_q] (two of U's four columns) and the
+  // evaluation split's covariance. Per estimator only Σλ⁻¹a₋ remains, and Σλ⁻¹δ when the
+  // estimator has two regimes (δ = a₊ - a₋ is zero for the single-pattern ones).
+  std::vector<NeuronMoments> fm(static_cast<std::size_t>(o)), em(static_cast<std::size_t>(o));
+  std::vector<double> zc(static_cast<std::size_t>(d * 2 * o));
+  for (std::int64_t j = 0; j < o; ++j) {
+    fm[static_cast<std::size_t>(j)] = neuron_moments(fit, j, bias[j]);
+    em[static_cast<std::size_t>(j)] = neuron_moments(eval, j, bias[j]);
+    const auto& m = fm[static_cast<std::size_t>(j)];
+    for (std::int64_t i = 0; i < d; ++i) {
+      zc[static_cast<std::size_t>(i * 2 * o + 2 * j + 0)] = m.c[static_cast<std::size_t>(i)];
+      zc[static_cast<std::size_t>(i * 2 * o + 2 * j + 1)] = m.cq[static_cast<std::size_t>(i)];
+    }
+  }
+  linalg::cholesky_solve(sigma, d, zc, 2 * o);
+  const std::vector<double> sigma_e = eval.cov_xx();
+  std::vector<LayerQuality> out;
+  for (const EstimatorPatterns& est : estimators) {
+    out.push_back(quality_of(*est.a_pos, *est.a_neg, sigma, sigma_e, zc, fm, em, d, o));
+  }
+  return out;
 }
 
 }  // namespace pn::explain

@@ -35,4 +35,14 @@ struct LayerQuality {
 LayerQuality layer_quality(const PatternStats& fit, const PatternStats& eval, const Tensor& w, const Tensor& bias,
                            const Tensor& a_pos, const Tensor& a_neg, double ridge = 1e-6);
 
+// Several estimators of one layer at once: the factorisation of Σλ, the neurons' moments and the
+// solves for the pattern-independent columns of U are shared, which makes four estimators cost
+// little more than one (the solves dominate for wide layers).
+struct EstimatorPatterns {
+  const Tensor* a_pos = nullptr;
+  const Tensor* a_neg = nullptr;
+};
+std::vector<LayerQuality> layer_quality(const PatternStats& fit, const PatternStats& eval, const Tensor& w, const Tensor& bias,
+                                        const std::vector<EstimatorPatterns>& estimators, double ridge = 1e-6);
+
 }  // namespace pn::explain

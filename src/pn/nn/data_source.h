@@ -1,4 +1,4 @@
-// The data the fitting commands (fit-patterns, quality) stream through a model: a tensor already in
+// The data the fitting commands (fit-patterns, quality) and the experiments stream through a model: a tensor already in
 // memory (Fashion-MNIST, .npy files) or a folder of image files, read and preprocessed one batch at
 // a time so that a folder of photographs never has to fit in memory.
 #pragma once
@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
-namespace pn::cli {
+namespace pn::nn {
 
 class DataSource {
 public:
   static DataSource from_tensor(Tensor x);
-  static DataSource from_images(std::vector<std::string> files, Shape input, nn::Preprocess p);
+  static DataSource from_images(std::vector<std::string> files, Shape input, Preprocess p);
 
   std::int64_t size() const;
   // Samples [begin, end) as one (n, input...) batch.
@@ -28,7 +28,7 @@ private:
   std::shared_ptr<const Tensor> tensor_;
   std::vector<std::string> files_;
   Shape input_;
-  nn::Preprocess prep_ = nn::Preprocess::unit;
+  Preprocess prep_ = Preprocess::unit;
   std::int64_t begin_ = 0, end_ = 0;
 };
 
@@ -36,6 +36,6 @@ private:
 std::vector<std::string> list_image_files(const std::string& dir);
 
 // --preprocess auto: torchvision for files bound with --arch, unit for one-channel models, caffe otherwise.
-nn::Preprocess choose_preprocess(const std::string& name, const std::string& arch, const nn::Sequential& model);
+Preprocess choose_preprocess(const std::string& name, const std::string& arch, const Sequential& model);
 
-}  // namespace pn::cli
+}  // namespace pn::nn

@@ -1,4 +1,4 @@
-#include "cli/data_source.h"
+#include "pn/nn/data_source.h"
 
 #include "pn/core/error.h"
 #include "pn/io/image.h"
@@ -7,7 +7,7 @@
 #include <cctype>
 #include <filesystem>
 
-namespace pn::cli {
+namespace pn::nn {
 
 DataSource DataSource::from_tensor(Tensor x) {
   DataSource d;
@@ -16,7 +16,7 @@ DataSource DataSource::from_tensor(Tensor x) {
   return d;
 }
 
-DataSource DataSource::from_images(std::vector<std::string> files, Shape input, nn::Preprocess p) {
+DataSource DataSource::from_images(std::vector<std::string> files, Shape input, Preprocess p) {
   DataSource d;
   d.end_ = static_cast<std::int64_t>(files.size());
   d.files_ = std::move(files);
@@ -71,10 +71,10 @@ std::vector<std::string> list_image_files(const std::string& dir) {
   return files;
 }
 
-nn::Preprocess choose_preprocess(const std::string& name, const std::string& arch, const nn::Sequential& model) {
+Preprocess choose_preprocess(const std::string& name, const std::string& arch, const Sequential& model) {
   if (name != "auto") return nn::preprocess_from_name(name);
-  if (!arch.empty()) return nn::Preprocess::torchvision;
-  return model.input_shape().rank() == 3 && model.input_shape().dim(0) == 1 ? nn::Preprocess::unit : nn::Preprocess::caffe;
+  if (!arch.empty()) return Preprocess::torchvision;
+  return model.input_shape().rank() == 3 && model.input_shape().dim(0) == 1 ? Preprocess::unit : Preprocess::caffe;
 }
 
-}  // namespace pn::cli
+}  // namespace pn::nn
