@@ -306,7 +306,10 @@ ToyData make_linear_data(std::int64_t n, double sigma_eps, double noise, std::ui
   return make_relu_data(n, sigma_eps, 0.0, noise, seed);
 }
 
-ToyData make_relu_data(std::int64_t n, double sigma_eps, double shift, double noise, std::uint64_t seed) {
+namespace {
+
+// Both toys' sampler; the distractor direction is a parameter only for the rotated panel.
+ToyData draw_toy(std::int64_t n, double sigma_eps, double shift, double noise, const Vec2& a_d, std::uint64_t seed) {
   if (n < 1) throw Error("toy: cannot draw {} samples", n);
   Rng rng(seed);
   ToyData d;
@@ -323,10 +326,29 @@ ToyData make_relu_data(std::int64_t n, double sigma_eps, double shift, double no
     const std::size_t k = static_cast<std::size_t>(i);
     d.y[k] = y;
     d.eps[k] = eps;
-    d.x[2 * k] = static_cast<float>(kSignalDirection[0] * y + kDistractorDirection[0] * amp + noise * n0);
-    d.x[2 * k + 1] = static_cast<float>(kSignalDirection[1] * y + kDistractorDirection[1] * amp + noise * n1);
+    d.x[2 * k] = static_cast<float>(kSignalDirection[0] * y + a_d[0] * amp + noise * n0);
+    d.x[2 * k + 1] = static_cast<float>(kSignalDirection[1] * y + a_d[1] * amp + noise * n1);
   }
   return d;
+}
+
+}  // namespace
+
+ToyData make_relu_data(std::int64_t n, double sigma_eps, double shift, double noise, std::uint64_t seed) {
+  return draw_toy(n, sigma_eps, shift, noise, kDistractorDirection, seed);
+}
+
+ToyData make_linear_data_along(std::int64_t n, double sigma_eps, double noise, const Vec2& distractor, std::uint64_t seed) {
+  if (!(std::isfinite(distractor[0]) && std::isfinite(distractor[1]))) {
+    throw Error("toy: the distractor direction ({}, {}) is not finite", distractor[0], distractor[1]);
+  }
+  // |sin| of the angle to a_s = (1, 0): below 1e-9 the distractor hides the signal completely.
+  const double len = std::hypot(distractor[0], distractor[1]);
+  if (!(len > 0) || std::fabs(distractor[1]) / len < 1e-9) {
+    throw Error("toy: the distractor direction ({}, {}) is zero or parallel to the signal direction a_s = (1, 0)", distractor[0],
+                distractor[1]);
+  }
+  return draw_toy(n, sigma_eps, 0.0, noise, distractor, seed);
 }
 
 LinearFit fit_closed_form(const ToyData& d) {

@@ -61,6 +61,12 @@ struct ToyData {
 
 ToyData make_linear_data(std::int64_t n, double sigma_eps, double noise, std::uint64_t seed);
 ToyData make_relu_data(std::int64_t n, double sigma_eps, double shift, double noise, std::uint64_t seed);
+// The linear toy with the distractor along `distractor` instead of a_d = (1, 1): the rotated panel
+// of Fig. 2, where turning a_d turns the filter w (it must stay orthogonal to a_d) while the
+// pattern stays on a_s. The same seed draws the same y, ε and noise as make_linear_data, which is
+// this function with kDistractorDirection. distractor must be finite, non-zero and not parallel
+// to a_s (then no filter can separate y from ε); it is used as given, not normalised.
+ToyData make_linear_data_along(std::int64_t n, double sigma_eps, double noise, const Vec2& distractor, std::uint64_t seed);
 
 struct LinearFit {
   Vec2 w{};

@@ -2,13 +2,10 @@
 
 #include "pn/core/atomic_file.h"
 #include "pn/core/error.h"
+#include "pn/viz/gnuplot.h"
 
 #include <fmt/format.h>
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -21,7 +18,6 @@
 #include <iterator>
 #include <sstream>
 
-extern char** environ;
 
 namespace pn::viz {
 namespace {
@@ -94,84 +90,6 @@ std::string terminal(Format f, const Figure& fig) {
   }
   return fmt::format("set terminal pngcairo size {},{} enhanced font 'Sans,15' background rgb 'white'\n", fig.width,
                      fig.height);
-}
-
-// A scratch folder for the script and gnuplot's raw outputs, removed with everything in it.
-class ScratchDir {
-public:
-  ScratchDir() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/pn-plot-XXXXXX";
-    std::vector<char> buf(templ.begin(), templ.end());
-    buf.push_back('\0');
-    if (::mkdtemp(buf.data()) == nullptr) {
-      throw Error("figure: cannot create a scratch folder '{}': {}", templ, std::strerror(errno));
-    }
-    path_ = buf.data();
-  }
-  ~ScratchDir() {
-    if (keep_) return;
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  void keep() { keep_ = true; }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::string& path() const { return path_; }
-
-private:
-  std::string path_;
-  bool keep_ = false;
-};
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// Runs `gnuplot <script>` with stdin from /dev/null and stdout + stderr into log; no shell.
-// ran is set once gnuplot has started (a failure after that is worth keeping the script for).
-void run_gnuplot(const std::string& script, const std::string& log, bool& ran) {
-  ran = false;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  std::string prog = "gnuplot";
-  std::vector<char> arg0(prog.begin(), prog.end()), arg1(script.begin(), script.end());
-  arg0.push_back('\0');
-  arg1.push_back('\0');
-  char* argv[] = {arg0.data(), arg1.data(), nullptr};
-  pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, "gnuplot", &actions, nullptr, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
-  const std::string command = fmt::format("gnuplot '{}'", script);
-  if (rc != 0) {
-    if (rc == ENOENT) {
-      throw Error("cannot run '{}': gnuplot is not installed or not on PATH (Debian package gnuplot-nox; scripts/deps "
-                  "installs it)",
-                  command);
-    }
-    throw Error("cannot run '{}': {}", command, std::strerror(rc));
-  }
-  ran = true;
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw Error("waiting for '{}' failed: {}", command, std::strerror(errno));
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
-  std::string message = read_all(log);
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-  if (message.size() > 2000) message = "..." + message.substr(message.size() - 2000);
-  // posix_spawnp reports a missing program as exit status 127 on some C libraries.
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && message.empty()) {
-    throw Error("cannot run '{}': gnuplot is not installed or not on PATH (Debian package gnuplot-nox)", command);
-  }
-  const std::string how = WIFEXITED(status) ? fmt::format("exit code {}", WEXITSTATUS(status))
-                                            : fmt::format("signal {}", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-  throw Error("'{}' failed ({}): {}", command, how, message.empty() ? "no message" : message);
 }
 
 }  // namespace
@@ -277,7 +195,7 @@ std::string gnuplot_script(const Figure& f, const std::vector<std::pair<Format, 
 void render(const Figure& f, const std::vector<std::pair<Format, std::string>>& outputs) {
   if (outputs.empty()) return;
   for (const auto& out : outputs) require_writable_destination(out.second);
-  ScratchDir scratch;
+  ScratchDir scratch("pn-plot");
   std::vector<std::pair<Format, std::string>> raw;
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     raw.emplace_back(outputs[i].first, fmt::format("{}/figure{}.{}", scratch.path(), i, format_name(outputs[i].first)));
@@ -286,14 +204,14 @@ void render(const Figure& f, const std::vector<std::pair<Format, std::string>>& 
   write_file_atomic(script_path, gnuplot_script(f, raw));
   bool ran = false;
   try {
-    run_gnuplot(script_path, scratch.path() + "/gnuplot.log", ran);
+    run_gnuplot(script_path, scratch.path() + "/gnuplot.log", &ran);
   } catch (const Error& e) {
     if (!ran) throw;
     scratch.keep();
     throw Error("{} (script and log kept in '{}')", e.what(), scratch.path());
   }
   for (std::size_t i = 0; i < outputs.size(); ++i) {
-    const std::string image = read_all(raw[i].second);
+    const std::string image = read_file_bytes(raw[i].second);
     if (image.empty()) {
       throw Error("'gnuplot {}' exited normally but wrote no {} image", script_path, format_name(outputs[i].first));
     }
