@@ -141,18 +141,6 @@ viz::Figure rotation_figure(const std::vector<RotationRow>& rows, std::int64_t n
   return f;
 }
 
-viz::Arrow arrow(const std::string& label, const std::string& tip, const Vec2& to, const std::string& color, double width, bool dashed) {
-  viz::Arrow a;
-  a.label = label;
-  a.tip_label = tip;
-  a.x1 = to[0];
-  a.y1 = to[1];
-  a.color = color;
-  a.width = width;
-  a.dashed = dashed;
-  return a;
-}
-
 // Two of the rotated toys drawn as in the left panel: two clouds, two distractors, two filters,
 // and two patterns that both lie on a_s. Angles 90° apart would be a poor choice: one filter would
 // then lie exactly on the other distractor.
@@ -182,24 +170,16 @@ viz::Figure rotation_arrows_figure(const RotationRow& p, const RotationRow& q) {
     }
     f.points.push_back(std::move(cloud));
   }
-  f.arrows.push_back(arrow("a_s = (1, 0)   signal direction", "a_s", toy::kSignalDirection, "#2ca02c", 7.0, false));
+  f.arrows.push_back(toy::arrow("a_s = (1, 0)   signal direction", "a_s", toy::kSignalDirection, "#2ca02c", 7.0, false));
   for (int i = 0; i < 2; ++i) {
     const RotationRow& r = *both[i];
-    f.arrows.push_back(arrow(fmt::format("a_d at {:g}°", r.angle_distractor), "a_d", r.a_d, distractor_colors[i], 2.5, true));
-    f.arrows.push_back(arrow(fmt::format("w = ({:.2f}, {:.2f})   filter for a_d at {:g}°", r.w[0], r.w[1], r.angle_distractor), "w",
+    f.arrows.push_back(toy::arrow(fmt::format("a_d at {:g}°", r.angle_distractor), "a_d", r.a_d, distractor_colors[i], 2.5, true));
+    f.arrows.push_back(toy::arrow(fmt::format("w = ({:.2f}, {:.2f})   filter for a_d at {:g}°", r.w[0], r.w[1], r.angle_distractor), "w",
                              r.w, filter_colors[i], 3.0, false));
-    f.arrows.push_back(arrow(fmt::format("a = ({:.2f}, {:.2f})   pattern for a_d at {:g}°", r.pattern[0], r.pattern[1], r.angle_distractor),
+    f.arrows.push_back(toy::arrow(fmt::format("a = ({:.2f}, {:.2f})   pattern for a_d at {:g}°", r.pattern[0], r.pattern[1], r.angle_distractor),
                              "", r.pattern, filter_colors[i], 2.0, true));
   }
-  // An equal-aspect box around the clouds and arrow tips.
-  double x0 = 0, x1 = 0, y0 = 0, y1 = 0;
-  const auto take = [&](double x, double y) { x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y); };
-  for (const auto& s : f.points)
-    for (std::size_t k = 0; k < s.x.size(); ++k) take(s.x[k], s.y[k]);
-  for (const auto& a : f.arrows) take(a.x1, a.y1);
-  const double pad = 0.08 * std::max(x1 - x0, y1 - y0);
-  f.xrange = viz::Range{x0 - pad, x1 + pad};
-  f.yrange = viz::Range{y0 - pad, y1 + pad};
+  toy::fit_ranges(f);  // an equal-aspect box around the clouds and arrow tips
   return f;
 }
 

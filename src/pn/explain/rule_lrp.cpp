@@ -84,7 +84,9 @@ Tensor alpha_beta_half(const KernelLayerView& l, const Tensor& xp, const Tensor&
 Tensor alpha_beta_rule(const KernelRuleParams& p, const KernelLayerView& l, const RuleWeights& w, const Tensor& r) {
   bool has_negative = false;
   for (float v : l.x.values()) has_negative = has_negative || v < 0.0f;
-  const Tensor xp = has_negative ? positive_part(l.x) : l.x.clone();
+  // Behind a ReLU x is its own positive part: use it in place instead of copying it.
+  const Tensor xp_split = has_negative ? positive_part(l.x) : Tensor();
+  const Tensor& xp = has_negative ? xp_split : l.x;
   const Tensor xn = has_negative ? negative_part(l.x) : Tensor();
   const Tensor* bias_p = p.ignore_bias ? nullptr : &w.bp;
   const Tensor* bias_n = p.ignore_bias ? nullptr : &w.bn;

@@ -228,6 +228,20 @@ nlohmann::ordered_json fit_json(const LinearFit& f) {
   return j;
 }
 
+std::string v2(const Vec2& v) { return fmt::format("({:.2f}, {:.2f})", v[0] + 0.0, v[1] + 0.0); }
+
+// Colours: a colour-blind-safe set with the data cloud in a muted tone beneath the arrows.
+constexpr const char* kCloud = "#4c72b0";
+constexpr const char* kCloudOff = "#9a9a9a";
+constexpr const char* kCloudOn = "#dd8452";
+constexpr const char* kSignal = "#2ca02c";
+constexpr const char* kDistractor = "#8c564b";
+constexpr const char* kFilter = "#d62728";
+constexpr const char* kPattern = "#7b3fb5";
+constexpr const char* kPatternPos = "#1f5fbf";
+
+}  // namespace
+
 // Bounding box of the plotted points and arrow tips, padded, for an equal-aspect figure.
 void fit_ranges(viz::Figure& f) {
   double x0 = 0, x1 = 0, y0 = 0, y1 = 0;
@@ -243,7 +257,7 @@ void fit_ranges(viz::Figure& f) {
 }
 
 viz::Arrow arrow(const std::string& label, const std::string& tip, const Vec2& to, const std::string& color, double width,
-                 bool dashed = false) {
+                 bool dashed) {
   viz::Arrow a;
   a.label = label;
   a.tip_label = tip;
@@ -255,19 +269,6 @@ viz::Arrow arrow(const std::string& label, const std::string& tip, const Vec2& t
   return a;
 }
 
-std::string v2(const Vec2& v) { return fmt::format("({:.2f}, {:.2f})", v[0] + 0.0, v[1] + 0.0); }
-
-// Colours: a colour-blind-safe set with the data cloud in a muted tone beneath the arrows.
-constexpr const char* kCloud = "#4c72b0";
-constexpr const char* kCloudOff = "#9a9a9a";
-constexpr const char* kCloudOn = "#dd8452";
-constexpr const char* kSignal = "#2ca02c";
-constexpr const char* kDistractor = "#8c564b";
-constexpr const char* kFilter = "#d62728";
-constexpr const char* kPattern = "#7b3fb5";
-constexpr const char* kPatternPos = "#1f5fbf";
-
-}  // namespace
 
 // The O x D sums are neuron-major (PatternStats::Raw), so each neuron's block is repeated whole.
 explain::PatternStats replicate_neuron(const ex::PatternStats& s, std::int64_t copies) {

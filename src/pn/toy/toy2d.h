@@ -158,4 +158,10 @@ std::string to_json(const ToyResult& r);
 viz::Figure linear_figure(const ToyResult& r);
 viz::Figure relu_figure(const ToyResult& r);
 
+// Building blocks of those figures, shared with experiments/fig2_toy: an arrow from the origin to
+// `to`, and the padded, equal-aspect bounding box of a figure's points and arrow tips.
+viz::Arrow arrow(const std::string& label, const std::string& tip, const Vec2& to, const std::string& color, double width,
+                 bool dashed = false);
+void fit_ranges(viz::Figure& f);
+
 }  // namespace pn::toy
