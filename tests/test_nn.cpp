@@ -317,6 +317,20 @@ TEST(Training, LearningRateSchedules) {
   EXPECT_DOUBLE_EQ(nn::learning_rate_at(cfg, 0, 10), 0.1f);
   EXPECT_NEAR(nn::learning_rate_at(cfg, 15, 10), 0.05, 1e-9);                                        // half way
   EXPECT_NEAR(nn::learning_rate_at(cfg, 29, 10), 0.05 * (1 + std::cos(std::numbers::pi * 29 / 30)), 1e-9);  // last step
+  // Warm-up over half an epoch (5 steps): (t + 1) / 5 of the scheduled rate, then the schedule alone.
+  cfg.warmup_epochs = 0.5;
+  const auto cosine = [&](double t) { return 0.5 * static_cast<double>(cfg.lr) * (1 + std::cos(std::numbers::pi * t / 30)); };
+  EXPECT_NEAR(nn::learning_rate_at(cfg, 0, 10), 0.2 * cosine(0), 1e-9);
+  EXPECT_NEAR(nn::learning_rate_at(cfg, 3, 10), 0.8 * cosine(3), 1e-9);
+  EXPECT_NEAR(nn::learning_rate_at(cfg, 4, 10), cosine(4), 1e-9);
+  EXPECT_NEAR(nn::learning_rate_at(cfg, 5, 10), cosine(5), 1e-9);
+  cfg.schedule = "constant";
+  EXPECT_NEAR(nn::learning_rate_at(cfg, 1, 10), 0.4 * static_cast<double>(cfg.lr), 1e-12);
+  cfg.warmup_epochs = 4.0;  // longer than the run
+  auto small = nn::build_mlp();
+  EXPECT_THAT(message_of([&] { (void)nn::train(small, synthetic(16, 6), synthetic(16, 6), cfg); }), HasSubstr("--warmup"));
+  cfg.warmup_epochs = 0.0;
+  cfg.schedule = "cosine";
   // The schedule reaches the optimiser: cosine training ends with other weights than constant.
   const nn::Dataset train = synthetic(128, 6);
   const auto weights_after = [&](const std::string& schedule) {

@@ -29,6 +29,8 @@ struct TrainOptions {
   float weight_decay = -1.0f;
   float lr_decay = 1.0f;
   std::string schedule;
+  double warmup = -1.0;
+  float dropout = -1.0f;
   std::uint64_t seed = 1;
 };
 
@@ -48,6 +50,13 @@ int run_train(const TrainOptions& o) {
   cfg.weight_decay = o.weight_decay >= 0 ? o.weight_decay : (o.arch == "vgg16-32" ? 5e-4f : 0.0f);
   cfg.lr_decay = o.lr_decay;
   cfg.schedule = !o.schedule.empty() ? o.schedule : (o.arch == "vgg16-32" && o.lr_decay == 1.0f ? "cosine" : "constant");
+  cfg.warmup_epochs = o.warmup >= 0 ? o.warmup : 0.0;
+  if (o.dropout >= 0) {
+    // The probability is part of the architecture: the written model file records it.
+    for (std::size_t i = 0; i < model.size(); ++i) {
+      if (model.layer(i).spec.kind == nn::Kind::dropout) model.layer(i).spec.p = o.dropout;
+    }
+  }
 
   const std::string dir = io::fashion_mnist_dir(o.data_dir);
   auto train_raw = io::load_fashion_mnist(dir, "train");
@@ -63,8 +72,8 @@ int run_train(const TrainOptions& o) {
   model.init(init_rng);
   fmt::print("training {} ({} parameters, {:.1f} MFLOP per forward) on {} Fashion-MNIST images, testing on {}\n", o.arch,
              model.parameter_count(), nn::forward_flops(model) * 1e-6, train_set.size(), test_set.size());
-  fmt::print("optimizer {} lr {} ({} schedule) batch {} weight decay {} seed {} threads {}\n", cfg.optimizer, cfg.lr,
-             cfg.schedule, cfg.batch, cfg.weight_decay, cfg.seed, omp_get_max_threads());
+  fmt::print("optimizer {} lr {} ({} schedule, {} epochs warm-up) batch {} weight decay {} seed {} threads {}\n", cfg.optimizer,
+             cfg.lr, cfg.schedule, cfg.warmup_epochs, cfg.batch, cfg.weight_decay, cfg.seed, omp_get_max_threads());
   const auto history = nn::train(model, train_set, test_set, cfg, [&](const nn::EpochStats& s) {
     fmt::print("epoch {}/{}  loss {:.4f}  train {:.2f}%  test {:.2f}%  {}  {:.0f} img/s  {:.1f} GFLOP/s\n", s.epoch,
                cfg.epochs, s.train_loss, 100 * s.train_accuracy, 100 * s.test_accuracy, format_duration(s.seconds),
@@ -102,6 +111,10 @@ Runner add_train(CLI::App& app) {
   sub->add_option("--lr-schedule", o->schedule,
                   "constant (with --lr-decay per epoch) or cosine (annealed to zero over the run; default for vgg16-32)")
       ->check(CLI::IsMember({"constant", "cosine"}));
+  sub->add_option("--warmup", o->warmup, "Epochs (fractions allowed) of linear learning-rate warm-up (default 0)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--dropout", o->dropout, "Override the probability of every dropout layer (0 disables them)")
+      ->check(CLI::Range(0.0f, 0.95f));
   sub->add_option("--seed", o->seed, "Seed of initialisation, shuffling and dropout");
   return [o] { return run_train(*o); };
 }

@@ -47,11 +47,13 @@ double evaluate(const Sequential& model, const Dataset& data, std::int64_t batch
 
 double learning_rate_at(const TrainConfig& cfg, std::int64_t step, std::int64_t steps_per_epoch) {
   const std::int64_t epoch = step / steps_per_epoch;
+  const auto warmup_steps = static_cast<std::int64_t>(std::llround(cfg.warmup_epochs * static_cast<double>(steps_per_epoch)));
+  const double ramp = step < warmup_steps ? static_cast<double>(step + 1) / static_cast<double>(warmup_steps) : 1.0;
   if (cfg.schedule == "cosine") {
     const double t = static_cast<double>(step) / static_cast<double>(steps_per_epoch * cfg.epochs);
-    return cfg.lr * 0.5 * (1.0 + std::cos(std::numbers::pi * t));
+    return ramp * cfg.lr * 0.5 * (1.0 + std::cos(std::numbers::pi * t));
   }
-  return cfg.lr * std::pow(static_cast<double>(cfg.lr_decay), static_cast<double>(epoch));
+  return ramp * cfg.lr * std::pow(static_cast<double>(cfg.lr_decay), static_cast<double>(epoch));
 }
 
 std::vector<EpochStats> train(Sequential& model, const Dataset& train_set, const Dataset& test_set, const TrainConfig& cfg,
@@ -61,6 +63,7 @@ std::vector<EpochStats> train(Sequential& model, const Dataset& train_set, const
   if (cfg.batch < 1) throw Error("train: --batch must be at least 1, got {}", cfg.batch);
   if (!(cfg.lr > 0.0f)) throw Error("train: the learning rate must be positive, got {}", cfg.lr);
   if (cfg.schedule != "constant" && cfg.schedule != "cosine") throw Error("train: unknown learning-rate schedule '{}' (constant or cosine)", cfg.schedule);
+  if (!(cfg.warmup_epochs >= 0.0) || cfg.warmup_epochs > cfg.epochs) throw Error("train: --warmup must be between 0 and the number of epochs ({}), got {}", cfg.epochs, cfg.warmup_epochs);
   if (cfg.schedule == "cosine" && cfg.lr_decay != 1.0f) throw Error("train: the cosine schedule sets the rate of every step; --lr-decay applies to the constant schedule only");
   model.check_input(train_set.images, "train");
   for (std::int32_t l : train_set.labels) {

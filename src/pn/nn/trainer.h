@@ -25,6 +25,10 @@ struct TrainConfig {
   // lr * (1 + cos(pi t / T)) / 2, annealing smoothly to zero so the last updates average out the
   // mini-batch noise that a constant rate leaves in the weights.
   std::string schedule = "constant";
+  // Linear warm-up over the first warmup_epochs of the run (a fraction of an epoch is fine): step t of
+  // those W steps uses (t + 1) / W of the scheduled rate. A deep network without normalisation layers
+  // takes a high rate only after its first updates have brought the activations to a sane scale.
+  double warmup_epochs = 0.0;
   std::uint64_t seed = 1;
 };
 
@@ -39,7 +43,8 @@ struct EpochStats {
 };
 
 // The learning rate of step `step` (0-based, counted over the whole run) when an epoch has
-// steps_per_epoch steps: lr · lr_decay^epoch (constant) or lr (1 + cos(π step / total)) / 2 (cosine).
+// steps_per_epoch steps: lr · lr_decay^epoch (constant) or lr (1 + cos(π step / total)) / 2 (cosine),
+// times (step + 1) / W during the W = round(warmup_epochs · steps_per_epoch) warm-up steps.
 double learning_rate_at(const TrainConfig& cfg, std::int64_t step, std::int64_t steps_per_epoch);
 
 // Forward multiply-adds x 2 for one sample (dense and conv layers).
