@@ -29,6 +29,15 @@ Operands make_operands(const GemmShape& s) {
   return o;
 }
 
+// Products of a few rows are bound by reading B: its bytes per second say how close to the memory
+// bandwidth they run.
+void report_b_bandwidth(benchmark::State& state, const GemmShape& s) {
+  if (s.m > 4) return;
+  state.counters["B_GB/s"] = benchmark::Counter(4.0 * static_cast<double>(s.n) * static_cast<double>(s.k) * 1e-9 *
+                                                    static_cast<double>(state.iterations()),
+                                                benchmark::Counter::kIsRate);
+}
+
 void bench_ours(benchmark::State& state, GemmShape s, int threads) {
   pn::bench::set_threads(threads);
   Operands o = make_operands(s);
@@ -41,6 +50,7 @@ void bench_ours(benchmark::State& state, GemmShape s, int threads) {
   }
   pn::bench::report_flops(state, 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k),
                           threads);
+  report_b_bandwidth(state, s);
   state.SetLabel(pn::kernels::active().name);
 }
 
@@ -58,6 +68,7 @@ void bench_openblas(benchmark::State& state, GemmShape s, int threads) {
   }
   pn::bench::report_flops(state, 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k),
                           threads);
+  report_b_bandwidth(state, s);
   state.SetLabel("openblas");
 }
 

@@ -17,7 +17,9 @@ struct GemmShape {
 // 1024³ and 4096³ square products; the two pattern-statistics products: a conv layer's
 // Xᵀ[Y⊙M, M] for VGG-16 conv4-size patches (M = 512 outputs, N = 4608 = 512·3·3 patch values,
 // K = 3136 = 56·56 positions) and fc6's cross-moment update with a batch of 64 rows
-// (M = 25088 inputs, N = 4096 outputs, K = 64), both accumulated as statistics are.
+// (M = 25088 inputs, N = 4096 outputs, K = 64), both accumulated as statistics are; fc6 of VGG-16
+// at batch 1 forward (x Wᵀ) and backward (dy W): a 411 MB weight matrix streamed once per call,
+// reported as GB/s of B as well.
 inline const std::vector<GemmShape>& gemm_shapes() {
   static const std::vector<GemmShape> shapes = {
       {"small_nn_64", false, false, 64, 64, 64, false},
@@ -27,6 +29,8 @@ inline const std::vector<GemmShape>& gemm_shapes() {
       {"square_4096", false, false, 4096, 4096, 4096, false},
       {"stats_conv_512x4608x3136_tn", true, false, 512, 4608, 3136, true},
       {"stats_fc6_25088x4096x64_tn", true, false, 25088, 4096, 64, true},
+      {"fc6_forward_batch1_nt", false, true, 1, 4096, 25088, false},
+      {"fc6_backward_batch1_nn", false, false, 1, 25088, 4096, false},
   };
   return shapes;
 }

@@ -192,6 +192,43 @@ TEST_P(GemmIsa, LargeDimensions) {
   }
 }
 
+// Products with at most four rows and an untransposed A (dense layers at small batch) take the
+// unpacked path that streams B once: every row count, both B orientations, K and N around the
+// vector width, the four-row k unrolling and the 1024-column chunk, padded leading dimensions.
+TEST_P(GemmIsa, SkinnyProductsWithoutPacking) {
+  std::uint64_t seed = 12000;
+  for (std::int64_t m : {1, 2, 3, 4, 5}) {
+    for (auto [n, k] : std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 1}, {9, 5}, {17, 2051}, {1037, 7}, {2085, 131}}) {
+      for (bool tb : {false, true}) {
+        for (bool acc : {false, true}) {
+          GemmCase g{false, tb, m, n, k, acc, static_cast<std::int64_t>(m % 3), static_cast<std::int64_t>((n + 1) % 4), 2};
+          check_case(table(), g, seed++);
+          if (HasFailure()) return;
+        }
+      }
+    }
+  }
+  // Large enough to be split between threads: the same bits with 1, 2 and 3 threads.
+  for (bool tb : {false, true}) {
+    const std::int64_t m = 3, n = 5003, k = 301;
+    const std::vector<float> a = random_floats(m * k, 31), b = random_floats(k * n, 32);
+    const auto run = [&](std::vector<float>& c) {
+      pn::kernels::gemm(table(), GemmArgs{false, tb, m, n, k, a.data(), k, b.data(), tb ? k : n, c.data(), n, false});
+    };
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    std::vector<float> base(static_cast<std::size_t>(m * n));
+    run(base);
+    for (int threads : {2, 3}) {
+      omp_set_num_threads(threads);
+      std::vector<float> c(base.size());
+      run(c);
+      EXPECT_TRUE(bit_equal(c.data(), base.data(), m * n)) << threads << " threads vs 1, trans_b " << tb;
+    }
+    omp_set_num_threads(saved);
+  }
+}
+
 // Accumulate really adds into what C holds: a prefilled offset survives and a second call doubles.
 TEST_P(GemmIsa, AccumulateAddsIntoPrefilledC) {
   const std::int64_t m = 33, n = 47, k = 129;

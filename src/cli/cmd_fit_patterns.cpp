@@ -1,19 +1,28 @@
 // `patternnet fit-patterns`: streams a data set through a model, collects every dense and conv
-// layer's pattern statistics and writes the fitted patterns with a per-layer report.
+// layer's pattern statistics and writes the fitted patterns with a per-layer report. With
+// --checkpoint the statistics are saved periodically (explain/stats_checkpoint.h), and --resume
+// continues an interrupted run to the same bits an uninterrupted one would give.
 #include "cli/commands.h"
 #include "pn/nn/data_source.h"
 #include "pn/core/atomic_file.h"
 #include "pn/core/error.h"
 #include "pn/core/progress.h"
 #include "pn/explain/fit_patterns.h"
+#include "pn/explain/stats_checkpoint.h"
 #include "pn/io/idx.h"
 #include "pn/io/npy.h"
+#include "pn/kernels/kernels.h"
 #include "pn/nn/data.h"
 #include "pn/nn/model_io.h"
 
 #include <fmt/core.h>
+#include <omp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <numeric>
@@ -27,25 +36,63 @@ struct FitOptions {
   std::int64_t limit = 0;
   std::int64_t batch = 128;
   std::uint64_t seed = 1;
+  std::string checkpoint;
+  std::int64_t checkpoint_every = 1000;
+  bool resume = false;
+  std::int64_t kill_after_checkpoints = 0;  // testing only: SIGKILL itself after that many checkpoints
 };
 
-Tensor load_inputs(const FitOptions& o, const nn::Sequential& model);
+// The samples a run uses and what identifies them in a checkpoint.
+struct Source {
+  nn::DataSource data;
+  std::int64_t n = 0;  // samples used: the data set's, or --limit's if fewer
+  std::string description, fingerprint, preprocess = "none";
+};
+
+Tensor load_inputs(const FitOptions& o, const nn::Sequential& model, std::string& description);
 
 // The data set: a folder of image files streams (read and preprocessed per batch); everything else
-// is one tensor in memory.
-nn::DataSource load_source(const FitOptions& o, const nn::Sequential& model) {
+// is one tensor in memory. The fingerprint covers exactly the samples used: the float bits of a
+// tensor, the names and sizes of image files (reading every image twice would cost as much as
+// the fit; a re-encoded or edited file of the same name and size is the user's to avoid).
+Source load_source(const FitOptions& o, const nn::Sequential& model) {
+  Source s;
+  explain::Hasher h;
+  const auto use = [&](std::int64_t size) { s.n = o.limit > 0 ? std::min(size, o.limit) : size; };
   if (o.data != "fashion-mnist" && std::filesystem::is_directory(o.data)) {
     std::vector<std::string> images = nn::list_image_files(o.data);
-    if (!images.empty()) return nn::DataSource::from_images(std::move(images), model.input_shape(), nn::choose_preprocess(o.preprocess, o.arch, model));
+    if (!images.empty()) {
+      use(static_cast<std::int64_t>(images.size()));
+      for (std::int64_t i = 0; i < s.n; ++i) {
+        const std::filesystem::path f = images[static_cast<std::size_t>(i)];
+        std::error_code ec;
+        const auto bytes = std::filesystem::file_size(f, ec);
+        if (ec) throw Error("--data: cannot read the size of '{}': {}", f.string(), ec.message());
+        h.add_string(f.filename().string());
+        h.add_u64(bytes);
+      }
+      s.description = fmt::format("image folder '{}' ({} images)", o.data, images.size());
+      const nn::Preprocess p = nn::choose_preprocess(o.preprocess, o.arch, model);
+      s.preprocess = nn::preprocess_name(p);
+      s.data = nn::DataSource::from_images(std::move(images), model.input_shape(), p);
+      s.fingerprint = h.hex();
+      return s;
+    }
   }
-  return nn::DataSource::from_tensor(load_inputs(o, model));
+  Tensor x = load_inputs(o, model, s.description);
+  use(x.dim(0));
+  h.add(x.data(), static_cast<std::size_t>(x.numel() / std::max<std::int64_t>(1, x.dim(0)) * s.n) * sizeof(float));
+  s.fingerprint = h.hex();
+  s.data = nn::DataSource::from_tensor(std::move(x));
+  return s;
 }
 
 // The data set as one tensor in the model's input shape: Fashion-MNIST's training split, one .npy
 // batch, or a folder of .npy batches (read in name order).
-Tensor load_inputs(const FitOptions& o, const nn::Sequential& model) {
+Tensor load_inputs(const FitOptions& o, const nn::Sequential& model, std::string& description) {
   if (o.data == "fashion-mnist") {
     auto d = io::load_fashion_mnist(io::fashion_mnist_dir(o.data_dir), "train");
+    description = "Fashion-MNIST training split";
     return nn::fit_to_input(d.images, model);
   }
   namespace fs = std::filesystem;
@@ -61,6 +108,8 @@ Tensor load_inputs(const FitOptions& o, const nn::Sequential& model) {
   } else {
     throw Error("--data '{}' is neither 'fashion-mnist', a .npy file nor a folder of them", o.data);
   }
+  description = files.size() == 1 && !fs::is_directory(o.data) ? fmt::format("'{}'", o.data)
+                                                                 : fmt::format("folder '{}' ({} .npy files)", o.data, files.size());
   std::vector<Tensor> parts;
   std::int64_t rows = 0;
   for (const auto& f : files) {
@@ -81,29 +130,176 @@ Tensor load_inputs(const FitOptions& o, const nn::Sequential& model) {
   return x;
 }
 
+double peak_resident_mib() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Loads a matching checkpoint into the collector; returns the samples it covers. Everything that
+// decides the bits of the sums must agree, or the continued run would silently differ from (or
+// be meaningless next to) an uninterrupted one.
+std::int64_t resume_from(const FitOptions& o, const explain::StatsIdentity& id, explain::StatsCollector& collector) {
+  const explain::StatsHeader h = [&] {
+    try {
+      return explain::read_stats_header(o.checkpoint);
+    } catch (const Error& e) {
+      throw Error("--resume: cannot continue from --checkpoint '{}': {}", o.checkpoint, e.what());
+    }
+  }();
+  std::vector<std::string> mismatches = explain::identity_mismatches(h.identity, id);
+  const std::vector<std::string> names = collector.layer_names();
+  bool same_layers = h.layers.size() == names.size();
+  for (std::size_t k = 0; same_layers && k < names.size(); ++k) {
+    const auto& s = collector.stats()[k];
+    same_layers = h.layers[k].name == names[k] && h.layers[k].d == s.inputs() && h.layers[k].o == s.neurons();
+  }
+  if (!same_layers) mismatches.push_back("layers: the file's dense/conv layers (names, inputs, neurons) are not the model's");
+  if (!mismatches.empty()) {
+    std::string list;
+    for (const auto& m : mismatches) list += "\n  " + m;
+    throw Error("--resume: checkpoint '{}' belongs to another run:{}\nresume with the same --model, --estimator, --data, --limit, "
+                "--batch and --preprocess, or name another --checkpoint file to start over",
+                o.checkpoint, list);
+  }
+  const std::int64_t n = id.samples;
+  if (h.first != 0 || h.images > n || (h.images % o.batch != 0 && h.images != n)) {
+    throw Error("--resume: checkpoint '{}' covers samples [{}, {}), which is not a batch boundary of this run's {} samples in "
+                "batches of {}",
+                o.checkpoint, h.first, h.first + h.images, n, o.batch);
+  }
+  if (h.identity.kernels != id.kernels || h.identity.threads != id.threads) {
+    fmt::print(stderr,
+               "patternnet: warning: checkpoint '{}' was written with the {} kernels and {} threads, this run uses {} and {}: "
+               "the patterns are as valid, but may differ in the last bits from an uninterrupted run\n",
+               o.checkpoint, h.identity.kernels, h.identity.threads, id.kernels, id.threads);
+  }
+  try {
+    explain::read_stats_sums(h, collector.stats());
+  } catch (const Error& e) {
+    throw Error("--resume: cannot continue from --checkpoint '{}': {}", o.checkpoint, e.what());
+  }
+  collector.set_rows_seen(static_cast<double>(h.images));
+  return h.images;
+}
+
+// A SIGKILL leaves its temporary file behind (nothing runs to remove it). It is harmless and never
+// read, but the user may want the space back; deleting it is theirs to decide.
+void note_leftovers(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path p(path);
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  const std::string prefix = p.filename().string() + ".tmp.";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().filename().string().rfind(prefix, 0) == 0) {
+      fmt::print(stderr, "patternnet: note: '{}' is left over from an interrupted checkpoint write and is not needed\n",
+                 e.path().string());
+    }
+  }
+}
+
 int run_fit(const FitOptions& o) {
+  namespace fs = std::filesystem;
+  const auto t_run = std::chrono::steady_clock::now();
   const explain::Estimator est = explain::estimator_from_name(o.estimator);
   if (est == explain::Estimator::identity) throw Error("--estimator identity has no pattern to fit (S_x(x) = x)");
+  const bool needs_data = est == explain::Estimator::linear || est == explain::Estimator::two_component;
+  const bool checkpointing = !o.checkpoint.empty();
+  if (checkpointing && !needs_data) {
+    throw Error("--checkpoint: the {} estimator uses no data, so there are no statistics to save", explain::estimator_name(est));
+  }
   require_writable_destination(o.out);
+  bool resuming = false;
+  if (checkpointing) {
+    require_writable_destination(o.checkpoint);
+    if (fs::is_directory(o.checkpoint)) throw Error("--checkpoint '{}' is a folder; name a file", o.checkpoint);
+    std::error_code e1, e2;
+    if (fs::weakly_canonical(o.checkpoint, e1) == fs::weakly_canonical(o.out, e2) && !e1 && !e2) {
+      throw Error("--checkpoint and --out both name '{}'", o.out);
+    }
+    // Refused rather than overwritten: a checkpoint may hold hours of work, and deleting it is the
+    // user's decision. Checked before the model loads, so a forgotten --resume fails at once.
+    resuming = fs::exists(o.checkpoint);
+    if (resuming && !o.resume) {
+      throw Error("--checkpoint '{}' already exists: pass --resume to continue from it, or name another file "
+                  "(an existing checkpoint is never overwritten)",
+                  o.checkpoint);
+    }
+  }
   const nn::Sequential model = nn::load_model(o.model, o.arch);
-  const nn::DataSource data = load_source(o, model);
-  std::int64_t n = data.size();
-  if (o.limit > 0) n = std::min(n, o.limit);
+  const Source src = load_source(o, model);
+  const std::int64_t n = src.n;
   if (n == 0) throw Error("--data '{}' holds no samples", o.data);
 
   // The linear estimator needs no regime sums: a third of the statistics work.
   explain::StatsCollector collector(model, false, est == explain::Estimator::two_component);
-  const bool needs_data = est == explain::Estimator::linear || est == explain::Estimator::two_component;
+  explain::StatsIdentity id;
+  id.model_fingerprint = model.fingerprint();
+  id.estimator = explain::estimator_name(est);
+  id.regimes = est == explain::Estimator::two_component;
+  id.second_moments = false;
+  id.data = src.description;
+  id.data_fingerprint = src.fingerprint;
+  id.samples = n;
+  id.batch = o.batch;
+  id.preprocess = src.preprocess;
+  id.kernels = kernels::active().name;
+  id.threads = omp_get_max_threads();
+
+  std::int64_t start = 0;
+  if (resuming) {
+    note_leftovers(o.checkpoint);
+    start = resume_from(o, id, collector);
+    fmt::print("resumed from checkpoint '{}' at sample {} of {}\n", o.checkpoint, start, n);
+  } else if (checkpointing && o.resume) {
+    fmt::print("no checkpoint '{}' yet: starting at sample 0\n", o.checkpoint);
+  }
+
   if (needs_data) {
-    Progress bar("fit-patterns", n, "img");
-    for (std::int64_t b = 0; b < n; b += o.batch) {
+    const std::vector<std::string> names = collector.layer_names();
+    std::int64_t written = 0, last = start;
+    double write_seconds = 0;
+    // Checkpoints fall on batch boundaries only, so a resumed run forms the same batches as an
+    // uninterrupted one; the last one, at n, is the statistics file of the whole data set.
+    const auto save = [&](std::int64_t images) {
+      const auto t0 = std::chrono::steady_clock::now();
+      explain::write_stats_file(o.checkpoint, id, 0, images, names, collector.stats());
+      write_seconds += seconds_since(t0);
+      last = images;
+      if (++written == o.kill_after_checkpoints) {
+        std::fflush(stdout);
+        std::raise(SIGKILL);
+      }
+    };
+    Progress bar("fit-patterns", n - start, "img");
+    for (std::int64_t b = start; b < n; b += o.batch) {
       const std::int64_t e = std::min(n, b + o.batch);
-      collector.add_batch(data.batch(b, e));
-      bar.advance(e - b);
+      collector.add_batch(src.data.batch(b, e));
+      if (checkpointing && (e - last >= o.checkpoint_every || e == n)) save(e);
+      bar.advance(e - b, start > 0 ? fmt::format("{}/{} overall", e, n) : std::string());
     }
     bar.finish();
-    fmt::print("statistics from {} samples in {} ({:.0f} samples/s)\n", n, format_duration(bar.elapsed_seconds()),
-               static_cast<double>(n) / std::max(1e-9, bar.elapsed_seconds()));
+    const double secs = bar.elapsed_seconds();
+    const double rate = static_cast<double>(n - start) / std::max(1e-9, secs);
+    if (start == n) {
+      fmt::print("statistics from {} samples, all from the checkpoint\n", n);
+    } else if (start > 0) {
+      fmt::print("statistics from {} samples: {} from the checkpoint, {} in {} ({:.0f} samples/s)\n", n, start, n - start,
+                 format_duration(secs), rate);
+    } else {
+      fmt::print("statistics from {} samples in {} ({:.0f} samples/s)\n", n, format_duration(secs), rate);
+    }
+    if (written > 0) {
+      std::error_code ec;
+      const auto bytes = fs::file_size(o.checkpoint, ec);
+      fmt::print("checkpoint '{}': written {} time{} ({:.1f} MiB, {} in all)\n", o.checkpoint, written, written == 1 ? "" : "s",
+                 ec ? 0.0 : static_cast<double>(bytes) / (1 << 20), format_duration(write_seconds));
+    }
   }
   const explain::Patterns p = explain::fit_patterns(model, needs_data ? &collector : nullptr, est, o.seed);
   fmt::print("{:<12} {:>14} {:>8} {:>6} {:>10} {:>14}\n", "layer", "rows", "neurons", "dead", "dead a-", "max|wᵀa-1|");
@@ -114,6 +310,10 @@ int run_fit(const FitOptions& o) {
   }
   explain::save_patterns(o.out, p);
   fmt::print("{} patterns for {} layers written to {}\n", explain::estimator_name(est), p.layers.size(), o.out);
+  const double total = seconds_since(t_run);
+  const std::int64_t images = needs_data ? n - start : 0;
+  fmt::print("run: {} images in {} ({:.1f} images/s), peak resident memory {:.1f} MiB\n", images, format_duration(total),
+             static_cast<double>(images) / std::max(1e-9, total), peak_resident_mib());
   return 0;
 }
 
@@ -132,6 +332,17 @@ Runner add_fit_patterns(CLI::App& app) {
   sub->add_option("--batch", o->batch, "Samples per forward pass")->check(CLI::Range(1, 65536));
   sub->add_option("--seed", o->seed, "Seed of the random estimator");
   sub->add_option("--out", o->out, "Patterns file to write (.safetensors)")->required();
+  auto* ck = sub->add_option("--checkpoint", o->checkpoint,
+                             "Statistics file (.safetensors) saved every --checkpoint-every samples and at the end; "
+                             "an existing one is refused without --resume");
+  sub->add_option("--checkpoint-every", o->checkpoint_every, "Samples between checkpoints (default 1000)")
+      ->check(CLI::PositiveNumber)
+      ->needs(ck);
+  sub->add_flag("--resume", o->resume,
+                "Continue from --checkpoint if it exists (same model, estimator, data, --limit, --batch, --preprocess)")
+      ->needs(ck);
+  // Testing only (hidden): dies by SIGKILL right after the N-th checkpoint, like a killed job.
+  sub->add_option("--kill-after-checkpoints", o->kill_after_checkpoints)->group("")->check(CLI::PositiveNumber);
   return [o] { return run_fit(*o); };
 }
 

@@ -19,5 +19,6 @@ Runner add_fit_patterns(CLI::App& app);
 Runner add_quality(CLI::App& app);
 Runner add_explain(CLI::App& app);
 Runner add_export(CLI::App& app);
+Runner add_benchmark(CLI::App& app);
 
 }  // namespace pn::cli

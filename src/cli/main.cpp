@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
     add(pn::cli::add_quality);
     add(pn::cli::add_explain);
     add(pn::cli::add_export);
+    add(pn::cli::add_benchmark);
   } catch (const std::exception& e) {
     fmt::print(stderr, "patternnet: internal error while setting up: {}\n", e.what());
     return 2;

@@ -40,6 +40,15 @@ void AtomicFile::write(const void* data, std::size_t bytes) {
   }
 }
 
+void AtomicFile::write_at(std::uint64_t offset, const void* data, std::size_t bytes) {
+  if (bytes == 0) return;
+  // pwrite leaves the stream's position (the end) alone, so later write() calls still append.
+  if (std::fflush(file_) != 0 ||
+      ::pwrite(::fileno(file_), data, bytes, static_cast<off_t>(offset)) != static_cast<ssize_t>(bytes)) {
+    throw Error("writing '{}' failed: {}", path_, std::strerror(errno));
+  }
+}
+
 void AtomicFile::commit() {
   if (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0) {
     throw Error("writing '{}' failed: {}", path_, std::strerror(errno));

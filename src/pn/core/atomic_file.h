@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
@@ -18,6 +19,9 @@ public:
   AtomicFile& operator=(const AtomicFile&) = delete;
 
   void write(const void* data, std::size_t bytes);
+  // Overwrites bytes already written, at offset from the start: for a value in a header that is
+  // only known once the data after it has been written (a checksum), without holding it all.
+  void write_at(std::uint64_t offset, const void* data, std::size_t bytes);
   void commit();
 
   const std::string& path() const { return path_; }

@@ -37,25 +37,41 @@ Explanation explain(const nn::Sequential& model, const Tensor& x, const Method& 
   return Explainer(model, m, patterns)(x, target, record_flows);
 }
 
-Explanation Explainer::operator()(const Tensor& x, std::optional<std::int64_t> target, bool record_flows) const {
-  const nn::Sequential& model = model_;
-  const Method& m = method_;
+TracedForward trace_forward(const nn::Sequential& model, const Tensor& x, std::optional<std::int64_t> target) {
   model.check_input(x, "explain");
   for (float v : x.values()) {
     if (!std::isfinite(v)) throw Error("explain: the input contains {} (NaN/Inf inputs are refused)", v);
   }
-  Explanation e;
-  nn::Trace trace;
-  const Tensor out = model.forward(x, &trace);
-  e.targets = choose_targets(out, target);
+  TracedForward f;
+  f.model = &model;
+  f.x = x.clone();
+  const Tensor out = model.forward(x, &f.trace);
+  f.targets = choose_targets(out, target);
   const std::int64_t k = out.numel() / std::max<std::int64_t>(1, out.dim(0));
-  for (std::size_t i = 0; i < e.targets.size(); ++i) e.target_outputs.push_back(out[static_cast<std::int64_t>(i) * k + e.targets[i]]);
+  for (std::size_t i = 0; i < f.targets.size(); ++i) f.target_outputs.push_back(out[static_cast<std::int64_t>(i) * k + f.targets[i]]);
+  return f;
+}
+
+Explanation Explainer::operator()(const Tensor& x, std::optional<std::int64_t> target, bool record_flows) const {
+  return explain_traced(trace_forward(model_, x, target), record_flows);
+}
+
+Explanation Explainer::explain_traced(const TracedForward& f, bool record_flows) const {
+  // The trace holds the layers' inputs of this model only; another model's (even one of the same
+  // architecture) would silently mix two networks' activations and weights.
+  if (f.model != &model_) throw Error("explain: the traced forward pass was run on another model than this Explainer's");
+  const nn::Sequential& model = model_;
+  const Method& m = method_;
+  const Tensor& x = f.x;
+  Explanation e;
+  e.targets = f.targets;
+  e.target_outputs = f.target_outputs;
   std::vector<LayerFlow>* flows = record_flows ? &e.flows : nullptr;
 
   switch (m.wrapper) {
     case Method::Wrapper::none:
-      // One forward (above, with its trace) and one backward pass.
-      e.result = backward_pass(model, trace, m, patterns_, start_signal(trace.output, e.targets, m.start), flows, &prepared_);
+      // The shared forward (traced once) and one backward pass.
+      e.result = backward_pass(model, f.trace, m, patterns_, start_signal(f.trace.output, e.targets, m.start), flows, &prepared_);
       if (m.times_input) {
         for (std::int64_t i = 0; i < x.numel(); ++i) e.result[i] *= x[i];
       }

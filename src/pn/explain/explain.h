@@ -18,6 +18,25 @@ struct Explanation {
   std::vector<LayerFlow> flows;        // per layer, when requested (first sample pass only)
 };
 
+// The forward half of an explanation: one traced forward pass of x and the explained output unit
+// of every sample. Computed once, it is shared by every method that explains the same input (the
+// method montage of `patternnet explain --methods`): each method's backward pass then reads the
+// same trace and starts at the same targets, so its result is bit-identical to explaining alone
+// (Explainer::operator() is this plus Explainer::explain_traced).
+struct TracedForward {
+  const nn::Sequential* model = nullptr;  // the model that ran the pass
+  Tensor x;                               // a copy of the input: SmoothGrad, Integrated Gradients
+                                          // and input x gradient need it again
+  nn::Trace trace;                        // trace.output holds the logits (N, outputs)
+  std::vector<std::int64_t> targets;      // explained output unit per sample
+  std::vector<float> target_outputs;      // the logits there
+};
+
+// Checks x against the model (shape; NaN/Inf refused) and runs the traced forward pass. target:
+// an output index for every sample, or the arg-max per sample when empty. The model must outlive
+// the result and keep its values.
+TracedForward trace_forward(const nn::Sequential& model, const Tensor& x, std::optional<std::int64_t> target = std::nullopt);
+
 // A model, a method and (for the pattern methods) patterns, bound together: the constructor checks
 // the patterns against the model once (fingerprint, layers, shapes) and derives the rules'
 // input-independent tensors once (RuleWeights: w ⊙ a, w², w⁺, w⁻, denominators), so that every
@@ -31,6 +50,11 @@ class Explainer {
 
   // target: an output index for every sample, or the arg-max per sample when empty.
   Explanation operator()(const Tensor& x, std::optional<std::int64_t> target = std::nullopt, bool record_flows = false) const;
+
+  // The method's backward pass(es) on a forward pass already traced by trace_forward(), with its
+  // targets: no forward pass of x is repeated (SmoothGrad and Integrated Gradients still run their
+  // own passes on the perturbed inputs). Throws pn::Error when f was traced on another model.
+  Explanation explain_traced(const TracedForward& f, bool record_flows = false) const;
 
   const Method& method() const { return method_; }
 

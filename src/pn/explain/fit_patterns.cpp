@@ -17,6 +17,12 @@ StatsCollector::StatsCollector(const nn::Sequential& model, bool second_moments,
   }
 }
 
+std::vector<std::string> StatsCollector::layer_names() const {
+  std::vector<std::string> names;
+  for (std::size_t i : layers_) names.push_back(model_.layer(i).spec.name);
+  return names;
+}
+
 void StatsCollector::add_batch(const Tensor& x) {
   model_.check_input(x, "pattern statistics");
   for (float v : x.values()) {

@@ -25,6 +25,12 @@ public:
   const std::vector<PatternStats>& stats() const { return stats_; }
   std::vector<PatternStats>& stats() { return stats_; }
   double rows_seen() const { return images_; }
+  // Resuming from saved sums (read_stats_sums fills stats()): the samples behind them. Continuing
+  // with add_batch then gives the same bits as one uninterrupted pass, as the saved sums include
+  // the reference points the first batch fixed.
+  void set_rows_seen(double images) { images_ = images; }
+  // The model's names of the layers of stats(), in order.
+  std::vector<std::string> layer_names() const;
 
 private:
   const nn::Sequential& model_;

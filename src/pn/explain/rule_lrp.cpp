@@ -64,10 +64,14 @@ Tensor z_rule(const KernelRuleParams& p, const KernelLayerView& l, const Tensor&
 // bias is used: the convention of iNNvestigate, whose conformance data this matches).
 // Behind a ReLU the input has no negative part (has_negative false): the x⁻ products vanish and are
 // skipped, which halves the work of the rule.
+// z_half, when given, is the half's denominator computed by the caller (see alpha_beta_rule).
 Tensor alpha_beta_half(const KernelLayerView& l, const Tensor& xp, const Tensor& xn, bool has_negative, const Tensor& w1,
-                       const Tensor& w2, const Tensor* b1, const Tensor* b2, const Tensor& r) {
-  Tensor z = map_forward(l.spec, w1, xp, b1);
-  if (has_negative) {
+                       const Tensor& w2, const Tensor* b1, const Tensor* b2, const Tensor& r, Tensor* z_half = nullptr,
+                       Tensor* z_out = nullptr) {
+  Tensor z = z_half ? std::move(*z_half) : map_forward(l.spec, w1, xp, b1);
+  if (z_half) {
+    // already complete
+  } else if (has_negative) {
     const Tensor z2 = map_forward(l.spec, w2, xn, b2);
     for (std::int64_t i = 0; i < z.numel(); ++i) z[i] += z2[i];
   } else if (b2) {
@@ -75,6 +79,7 @@ Tensor alpha_beta_half(const KernelLayerView& l, const Tensor& xp, const Tensor&
     for (std::int64_t i = 0; i < z.numel(); ++i) z[i] += (*b2)[(i / inner) % o];
   }
   const Tensor s = ratio(r, z);
+  if (z_out) *z_out = std::move(z);
   Tensor out = map_transpose(l.spec, w1, s, l.x.shape());
   for (std::int64_t i = 0; i < out.numel(); ++i) out[i] *= xp[i];
   if (has_negative) add_product(out, xn, map_transpose(l.spec, w2, s, l.x.shape()), 1.0f);
@@ -90,10 +95,26 @@ Tensor alpha_beta_rule(const KernelRuleParams& p, const KernelLayerView& l, cons
   const Tensor xn = has_negative ? negative_part(l.x) : Tensor();
   const Tensor* bias_p = p.ignore_bias ? nullptr : &w.bp;
   const Tensor* bias_n = p.ignore_bias ? nullptr : &w.bn;
-  Tensor out = alpha_beta_half(l, xp, xn, has_negative, w.wp, w.wn, bias_p, bias_n, r);
+  Tensor z_excite;
+  Tensor out = alpha_beta_half(l, xp, xn, has_negative, w.wp, w.wn, bias_p, bias_n, r, nullptr, &z_excite);
   for (float& v : out.values()) v *= static_cast<float>(p.alpha);
   if (p.beta != 0.0) {
-    const Tensor inhibit = alpha_beta_half(l, xp, xn, has_negative, w.wn, w.wp, bias_n, bias_p, r);
+    // Behind a ReLU (x >= 0) the inhibitory denominator needs no second forward product:
+    // W⁻x = Wx − W⁺x, and the forward pass already holds z = Wx + b. With the bias,
+    // z⁻ = W⁻x + b⁻ + b⁺ = z − (W⁺x + b); without it, z⁻ = (z − b) − W⁺x.
+    Tensor z_inhibit;
+    if (!has_negative) {
+      z_inhibit = Tensor(l.z.shape());
+      if (p.ignore_bias) {
+        const Tensor plain = without_bias(l.z, l.bias);
+        for (std::int64_t i = 0; i < plain.numel(); ++i) z_inhibit[i] = plain[i] - z_excite[i];
+      } else {
+        const std::int64_t inner = bias_stride(l.z), o = l.bias.numel();
+        for (std::int64_t i = 0; i < l.z.numel(); ++i) z_inhibit[i] = l.z[i] - z_excite[i] + l.bias[(i / inner) % o];
+      }
+    }
+    const Tensor inhibit = alpha_beta_half(l, xp, xn, has_negative, w.wn, w.wp, bias_n, bias_p, r,
+                                           has_negative ? nullptr : &z_inhibit);
     add_product(out, inhibit, Tensor::full(out.shape(), 1.0f), static_cast<float>(-p.beta));
   }
   return out;

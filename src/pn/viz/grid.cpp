@@ -165,6 +165,17 @@ GridLayout grid_layout(const ImageGrid& g) {
   if (!g.row_labels.empty() && static_cast<std::int64_t>(g.row_labels.size()) != l.rows) {
     throw Error("image grid: {} row labels for {} rows", g.row_labels.size(), l.rows);
   }
+  if (!g.cell_titles.empty()) {
+    if (!g.column_titles.empty()) throw Error("image grid: give column titles or cell titles, not both");
+    if (static_cast<std::int64_t>(g.cell_titles.size()) != l.rows) {
+      throw Error("image grid: cell titles for {} rows, but the grid has {}", g.cell_titles.size(), l.rows);
+    }
+    for (std::size_t r = 0; r < g.cell_titles.size(); ++r) {
+      if (static_cast<std::int64_t>(g.cell_titles[r].size()) != l.columns) {
+        throw Error("image grid: row {} has {} cell titles for {} columns", r, g.cell_titles[r].size(), l.columns);
+      }
+    }
+  }
 
   l.line_height = line_pitch(s.font_size);
   const int title_font = s.font_size + kTitleExtraPoints;
@@ -182,6 +193,13 @@ GridLayout grid_layout(const ImageGrid& g) {
   l.header_bottom = y;
   if (header_lines > 0) y += kHeaderGap;
   for (std::int64_t r = 0; r < l.rows; ++r) {
+    if (!g.cell_titles.empty()) {
+      std::int64_t lines = s.header_lines;
+      for (const std::string& t : g.cell_titles[static_cast<std::size_t>(r)]) lines = std::max(lines, line_count(t));
+      y += lines * l.line_height;
+      l.cell_title_bottom.push_back(y);
+      y += kHeaderGap;
+    }
     l.cell_y.push_back(y);
     y += l.cell_height;
     if (r + 1 < l.rows) {
@@ -261,6 +279,15 @@ std::string grid_text_script(const ImageGrid& g, const GridLayout& l, const std:
     const double n = static_cast<double>(line_count(g.column_titles[c]));
     const double first = static_cast<double>(l.header_bottom) - lh / 2.0 - (n - 1.0) * lh;
     label(g.column_titles[c], static_cast<double>(l.cell_x[c]) + static_cast<double>(l.cell_width) / 2.0, first, "center", "");
+  }
+  for (std::size_t r = 0; r < g.cell_titles.size(); ++r) {
+    for (std::size_t c = 0; c < g.cell_titles[r].size(); ++c) {
+      const std::string& t = g.cell_titles[r][c];
+      if (t.empty()) continue;
+      const double n = static_cast<double>(line_count(t));
+      const double first = static_cast<double>(l.cell_title_bottom[r]) - lh / 2.0 - (n - 1.0) * lh;
+      label(t, static_cast<double>(l.cell_x[c]) + static_cast<double>(l.cell_width) / 2.0, first, "center", "");
+    }
   }
   for (std::size_t r = 0; r < g.row_labels.size(); ++r) {
     const double n = static_cast<double>(line_count(g.row_labels[r]));

@@ -40,6 +40,10 @@ struct ImageGrid {
   std::vector<std::string> row_labels;       // empty, or one per row
   std::vector<std::vector<RgbImage>> cells;  // cells[row][column]; every cell the same size
   std::string caption;                       // below the grid; empty: none
+  // Empty, or a title over every cell (cell_titles[row][column], "" for none): each row then gets
+  // a title band of its own (at least style.header_lines lines). For panels wrapped over several
+  // rows (viz/montage.h), where a column holds different things in each row; excludes column_titles.
+  std::vector<std::vector<std::string>> cell_titles;
   GridStyle style;
 };
 
@@ -54,6 +58,7 @@ struct GridLayout {
   std::int64_t label_right = 0;            // row labels are right-aligned at this x
   std::int64_t caption_top = 0;            // first line of the caption
   std::vector<std::int64_t> cell_x, cell_y;  // left column of each grid column, top row of each grid row
+  std::vector<std::int64_t> cell_title_bottom;  // with cell_titles: where each row's title band ends
 };
 
 // Checks the grid (a pn::Error names the offending row/column and both sizes: cells of another

@@ -320,6 +320,119 @@ inline GemmArgs sub_problem(const GemmArgs& g, std::int64_t i0, std::int64_t i1,
   return s;
 }
 
+// Products with at most kSkinnyRows rows in C and an untransposed A: a dense layer at batch 1-4,
+// x Wᵀ forward and dy W backward. Their cost is streaming B (the weight matrix: 411 MB for
+// VGG-16's fc6) from memory once, not arithmetic. The packed path would read and write B once more
+// to pack it and leave 3/4 of a 4-row micro-tile idle at batch 1, so these kernels use every B
+// element straight from memory for all m rows. Every element of C is summed in an order that does
+// not depend on how the columns are split between threads (splits are multiples of Vec::width, so
+// a column is always in a vector lane or always in the scalar tail).
+constexpr std::int64_t kSkinnyRows = 4;
+
+inline bool skinny(const GemmArgs& g) { return g.m <= kSkinnyRows && !g.trans_a && !g.c64; }
+
+// op(B) = Bᵀ with B stored N x K: C[i][j] (+)= dot(A row i, B row j) for j in [j0, j1). Two
+// accumulators per row hide the FMA latency; each B vector is loaded once for all M rows.
+template <int M>
+inline void skinny_dots(const GemmArgs& g, std::int64_t j0, std::int64_t j1) {
+  constexpr int W = Vec::width;
+  const std::int64_t kv = g.k / (2 * W) * (2 * W);
+  for (std::int64_t j = j0; j < j1; ++j) {
+    const float* __restrict brow = g.b + j * g.ldb;
+    Vec acc[M][2];
+#pragma GCC unroll 4
+    for (int i = 0; i < M; ++i) acc[i][0] = acc[i][1] = Vec::zero();
+    for (std::int64_t k = 0; k < kv; k += 2 * W) {
+      const Vec b0 = Vec::loadu(brow + k), b1 = Vec::loadu(brow + k + W);
+#pragma GCC unroll 4
+      for (int i = 0; i < M; ++i) {
+        const float* ai = g.a + i * g.lda + k;
+        acc[i][0] = Vec::fma(Vec::loadu(ai), b0, acc[i][0]);
+        acc[i][1] = Vec::fma(Vec::loadu(ai + W), b1, acc[i][1]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < M; ++i) {
+      const float* ai = g.a + i * g.lda;
+      float s = (acc[i][0] + acc[i][1]).sum();
+      for (std::int64_t k = kv; k < g.k; ++k) s += ai[k] * brow[k];
+      float* c = g.c + i * g.ldc + j;
+      *c = g.accumulate ? *c + s : s;
+    }
+  }
+}
+
+// op(B) = B stored K x N: C[i][j0:j1] (+)= Σ_k A[i][k] B[k][j0:j1]. C is updated in chunks of
+// kSkinnyChunk columns that stay in L1 while the chunk's B rows stream past, four rows of B per
+// pass over the chunk so that C is loaded and stored a quarter as often.
+constexpr std::int64_t kSkinnyChunk = 1024;
+
+template <int M>
+inline void skinny_axpy(const GemmArgs& g, std::int64_t j0, std::int64_t j1) {
+  constexpr int W = Vec::width;
+  const std::int64_t k4 = g.k / 4 * 4;
+  for (std::int64_t jc = j0; jc < j1; jc += kSkinnyChunk) {
+    const std::int64_t n = imin(kSkinnyChunk, j1 - jc);
+    const std::int64_t nv = n / W * W;
+    if (!g.accumulate) {
+      for (int i = 0; i < M; ++i)
+        for (std::int64_t j = 0; j < n; ++j) g.c[i * g.ldc + jc + j] = 0.0f;
+    }
+    for (std::int64_t k = 0; k < g.k; k += (k < k4 ? 4 : 1)) {
+      const int rows = k < k4 ? 4 : 1;
+      const float* __restrict b0 = g.b + k * g.ldb + jc;
+      for (int i = 0; i < M; ++i) {
+        const float* ai = g.a + i * g.lda + k;
+        float* __restrict ci = g.c + i * g.ldc + jc;
+        if (rows == 4) {
+          const Vec a0 = Vec::set1(ai[0]), a1 = Vec::set1(ai[1]), a2 = Vec::set1(ai[2]), a3 = Vec::set1(ai[3]);
+          const float* b1 = b0 + g.ldb;
+          const float* b2 = b1 + g.ldb;
+          const float* b3 = b2 + g.ldb;
+          for (std::int64_t j = 0; j < nv; j += W) {
+            Vec c = Vec::loadu(ci + j);
+            c = Vec::fma(a0, Vec::loadu(b0 + j), c);
+            c = Vec::fma(a1, Vec::loadu(b1 + j), c);
+            c = Vec::fma(a2, Vec::loadu(b2 + j), c);
+            c = Vec::fma(a3, Vec::loadu(b3 + j), c);
+            c.storeu(ci + j);
+          }
+          for (std::int64_t j = nv; j < n; ++j) {
+            float c = ci[j];
+            c += ai[0] * b0[j];
+            c += ai[1] * b1[j];
+            c += ai[2] * b2[j];
+            c += ai[3] * b3[j];
+            ci[j] = c;
+          }
+        } else {
+          const Vec a0 = Vec::set1(ai[0]);
+          for (std::int64_t j = 0; j < nv; j += W) Vec::fma(a0, Vec::loadu(b0 + j), Vec::loadu(ci + j)).storeu(ci + j);
+          for (std::int64_t j = nv; j < n; ++j) ci[j] += ai[0] * b0[j];
+        }
+      }
+    }
+  }
+}
+
+template <int M>
+inline void skinny_rows(const GemmArgs& g, std::int64_t j0, std::int64_t j1) {
+  if (g.trans_b) {
+    skinny_dots<M>(g, j0, j1);
+  } else {
+    skinny_axpy<M>(g, j0, j1);
+  }
+}
+
+inline void skinny_product(const GemmArgs& g, std::int64_t j0, std::int64_t j1) {
+  switch (g.m) {
+    case 1: skinny_rows<1>(g, j0, j1); break;
+    case 2: skinny_rows<2>(g, j0, j1); break;
+    case 3: skinny_rows<3>(g, j0, j1); break;
+    default: skinny_rows<4>(g, j0, j1); break;
+  }
+}
+
 // Threads share nothing: each computes a band of C's columns (or, for a product too narrow to
 // split that way, of its rows) with its own packed blocks. No barriers means one thread that the
 // operating system delays does not stall the other, and every element of C is still summed in
@@ -335,6 +448,22 @@ inline void gemm(const GemmArgs& g, float* workspace) {
   }
   const int team = omp_in_parallel() ? 1 : omp_get_max_threads();
   const double flops = 2.0 * static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k);
+  if (skinny(g)) {
+    const std::int64_t units = ceil_div(g.n, Vec::width);
+    if (team <= 1 || flops < 2.0e6 || units < 2) {
+      skinny_product(g, 0, g.n);
+      return;
+    }
+#pragma omp parallel num_threads(team)
+    {
+      const std::int64_t threads = omp_get_num_threads();
+      const std::int64_t t = omp_get_thread_num();
+      const std::int64_t j0 = imin(g.n, units * t / threads * Vec::width);
+      const std::int64_t j1 = imin(g.n, units * (t + 1) / threads * Vec::width);
+      if (j0 < j1) skinny_product(g, j0, j1);
+    }
+    return;
+  }
   if (team <= 1 || flops < 2.0e6) {
     run_serial(g, workspace);
     return;
