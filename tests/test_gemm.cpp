@@ -194,7 +194,7 @@ TEST_P(GemmIsa, LargeDimensions) {
 
 // Products with at most four rows and an untransposed A (dense layers at small batch) take the
 // unpacked path that streams B once: every row count, both B orientations, K and N around the
-// vector width, the four-row k unrolling and the 1024-column chunk, padded leading dimensions.
+// vector width, the four-row k unrolling (K = 5, 7, 131, 2051), padded leading dimensions.
 TEST_P(GemmIsa, SkinnyProductsWithoutPacking) {
   std::uint64_t seed = 12000;
   for (std::int64_t m : {1, 2, 3, 4, 5}) {

@@ -362,54 +362,51 @@ inline void skinny_dots(const GemmArgs& g, std::int64_t j0, std::int64_t j1) {
   }
 }
 
-// op(B) = B stored K x N: C[i][j0:j1] (+)= Σ_k A[i][k] B[k][j0:j1]. C is updated in chunks of
-// kSkinnyChunk columns that stay in L1 while the chunk's B rows stream past, four rows of B per
-// pass over the chunk so that C is loaded and stored a quarter as often.
-constexpr std::int64_t kSkinnyChunk = 1024;
-
+// op(B) = B stored K x N: C[i][j0:j1] (+)= Σ_k A[i][k] B[k][j0:j1]. Four rows of B per pass over
+// the thread's slice of C (in L2: 50 KB for fc6 at batch 1), so C is loaded and stored a quarter as
+// often and each B row is read as one long contiguous run, which the prefetchers follow. (Cutting
+// the columns into L1-sized chunks instead made every B row a series of short runs 100 KB apart and
+// measured 1.5x slower, bench/README.md.)
 template <int M>
 inline void skinny_axpy(const GemmArgs& g, std::int64_t j0, std::int64_t j1) {
   constexpr int W = Vec::width;
   const std::int64_t k4 = g.k / 4 * 4;
-  for (std::int64_t jc = j0; jc < j1; jc += kSkinnyChunk) {
-    const std::int64_t n = imin(kSkinnyChunk, j1 - jc);
-    const std::int64_t nv = n / W * W;
-    if (!g.accumulate) {
-      for (int i = 0; i < M; ++i)
-        for (std::int64_t j = 0; j < n; ++j) g.c[i * g.ldc + jc + j] = 0.0f;
-    }
-    for (std::int64_t k = 0; k < g.k; k += (k < k4 ? 4 : 1)) {
-      const int rows = k < k4 ? 4 : 1;
-      const float* __restrict b0 = g.b + k * g.ldb + jc;
-      for (int i = 0; i < M; ++i) {
-        const float* ai = g.a + i * g.lda + k;
-        float* __restrict ci = g.c + i * g.ldc + jc;
-        if (rows == 4) {
-          const Vec a0 = Vec::set1(ai[0]), a1 = Vec::set1(ai[1]), a2 = Vec::set1(ai[2]), a3 = Vec::set1(ai[3]);
-          const float* b1 = b0 + g.ldb;
-          const float* b2 = b1 + g.ldb;
-          const float* b3 = b2 + g.ldb;
-          for (std::int64_t j = 0; j < nv; j += W) {
-            Vec c = Vec::loadu(ci + j);
-            c = Vec::fma(a0, Vec::loadu(b0 + j), c);
-            c = Vec::fma(a1, Vec::loadu(b1 + j), c);
-            c = Vec::fma(a2, Vec::loadu(b2 + j), c);
-            c = Vec::fma(a3, Vec::loadu(b3 + j), c);
-            c.storeu(ci + j);
-          }
-          for (std::int64_t j = nv; j < n; ++j) {
-            float c = ci[j];
-            c += ai[0] * b0[j];
-            c += ai[1] * b1[j];
-            c += ai[2] * b2[j];
-            c += ai[3] * b3[j];
-            ci[j] = c;
-          }
-        } else {
-          const Vec a0 = Vec::set1(ai[0]);
-          for (std::int64_t j = 0; j < nv; j += W) Vec::fma(a0, Vec::loadu(b0 + j), Vec::loadu(ci + j)).storeu(ci + j);
-          for (std::int64_t j = nv; j < n; ++j) ci[j] += ai[0] * b0[j];
+  const std::int64_t n = j1 - j0;
+  const std::int64_t nv = n / W * W;
+  if (!g.accumulate) {
+    for (int i = 0; i < M; ++i)
+      for (std::int64_t j = 0; j < n; ++j) g.c[i * g.ldc + j0 + j] = 0.0f;
+  }
+  for (std::int64_t k = 0; k < g.k; k += (k < k4 ? 4 : 1)) {
+    const float* __restrict b0 = g.b + k * g.ldb + j0;
+    for (int i = 0; i < M; ++i) {
+      const float* ai = g.a + i * g.lda + k;
+      float* __restrict ci = g.c + i * g.ldc + j0;
+      if (k < k4) {
+        const Vec a0 = Vec::set1(ai[0]), a1 = Vec::set1(ai[1]), a2 = Vec::set1(ai[2]), a3 = Vec::set1(ai[3]);
+        const float* b1 = b0 + g.ldb;
+        const float* b2 = b1 + g.ldb;
+        const float* b3 = b2 + g.ldb;
+        for (std::int64_t j = 0; j < nv; j += W) {
+          Vec c = Vec::loadu(ci + j);
+          c = Vec::fma(a0, Vec::loadu(b0 + j), c);
+          c = Vec::fma(a1, Vec::loadu(b1 + j), c);
+          c = Vec::fma(a2, Vec::loadu(b2 + j), c);
+          c = Vec::fma(a3, Vec::loadu(b3 + j), c);
+          c.storeu(ci + j);
         }
+        for (std::int64_t j = nv; j < n; ++j) {
+          float c = ci[j];
+          c += ai[0] * b0[j];
+          c += ai[1] * b1[j];
+          c += ai[2] * b2[j];
+          c += ai[3] * b3[j];
+          ci[j] = c;
+        }
+      } else {
+        const Vec a0 = Vec::set1(ai[0]);
+        for (std::int64_t j = 0; j < nv; j += W) Vec::fma(a0, Vec::loadu(b0 + j), Vec::loadu(ci + j)).storeu(ci + j);
+        for (std::int64_t j = nv; j < n; ++j) ci[j] += ai[0] * b0[j];
       }
     }
   }
