@@ -4,6 +4,7 @@
 // randomly initialised Fashion-MNIST `cnn` (written here, so no data set or training is needed):
 // the montage PNGs' sizes follow from the number of panels, and refusals exit non-zero with a
 // message naming the flag and write nothing.
+#include "test_process.h"
 #include "pn/core/error.h"
 #include "pn/core/rng.h"
 #include "pn/explain/explain.h"
@@ -27,34 +28,21 @@
 #include <string>
 #include <vector>
 
-extern char** environ;
-
 namespace {
 
 namespace fs = std::filesystem;
 using namespace pn;
 
-nn::LayerSpec spec(const char* name, nn::Kind kind, std::int64_t in = 0, std::int64_t out = 0, std::int64_t kernel = 0,
-                   std::int64_t stride = 1, std::int64_t padding = 0) {
-  nn::LayerSpec s;
-  s.name = name;
-  s.kind = kind;
-  s.in = in;
-  s.out = out;
-  s.kernel = kernel;
-  s.stride = stride;
-  s.padding = padding;
-  return s;
-}
+using pntest::layer_spec;
 
 // Every layer kind the rules treat differently: conv, ReLU, max- and average pooling, dense.
 // 1x12x12 -> conv 4 -> pool 6x6 -> conv 6 -> avg 3x3 -> dense 54 -> 8 -> 5.
 nn::Sequential small_model(std::uint64_t seed) {
-  std::vector<nn::LayerSpec> l = {spec("conv1", nn::Kind::conv2d, 1, 4, 3, 1, 1), spec("relu1", nn::Kind::relu),
-                                  spec("pool1", nn::Kind::maxpool2d, 0, 0, 2, 2),  spec("conv2", nn::Kind::conv2d, 4, 6, 3, 1, 1),
-                                  spec("relu2", nn::Kind::relu),                  spec("avg2", nn::Kind::avgpool2d, 0, 0, 2, 2),
-                                  spec("flatten", nn::Kind::flatten),             spec("fc1", nn::Kind::linear, 54, 8),
-                                  spec("relu3", nn::Kind::relu),                  spec("fc2", nn::Kind::linear, 8, 5)};
+  std::vector<nn::LayerSpec> l = {layer_spec("conv1", nn::Kind::conv2d, 1, 4, 3, 1, 1), layer_spec("relu1", nn::Kind::relu),
+                                  layer_spec("pool1", nn::Kind::maxpool2d, 0, 0, 2, 2),  layer_spec("conv2", nn::Kind::conv2d, 4, 6, 3, 1, 1),
+                                  layer_spec("relu2", nn::Kind::relu),                  layer_spec("avg2", nn::Kind::avgpool2d, 0, 0, 2, 2),
+                                  layer_spec("flatten", nn::Kind::flatten),             layer_spec("fc1", nn::Kind::linear, 54, 8),
+                                  layer_spec("relu3", nn::Kind::relu),                  layer_spec("fc2", nn::Kind::linear, 8, 5)};
   nn::Sequential m(Shape{1, 12, 12}, std::move(l));
   Rng rng(seed);
   m.init(rng);
@@ -196,7 +184,7 @@ TEST(class_names, ImageNetListIsCompiledIn) {
 }
 
 TEST(class_names, ChosenByTheModelsShape) {
-  const nn::Sequential imagenet(Shape{3, 4, 4}, {spec("flatten", nn::Kind::flatten), spec("fc", nn::Kind::linear, 48, 1000)});
+  const nn::Sequential imagenet(Shape{3, 4, 4}, {layer_spec("flatten", nn::Kind::flatten), layer_spec("fc", nn::Kind::linear, 48, 1000)});
   EXPECT_EQ(nn::class_name_for(imagenet, 281), "tabby");
   EXPECT_EQ(nn::class_name_for(imagenet, 1000), "");
   const nn::Sequential fashion = nn::build_cnn();  // 1x28x28 -> 10
@@ -274,12 +262,7 @@ TEST(montage, RefusesPanelsOfAnotherSizeNamingThem) {
 // ---------------------------------------------------------------------------------------------
 // The program
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using pntest::slurp;
 
 struct Outcome {
   int exit_code = -1;
@@ -305,26 +288,8 @@ class ExplainCli : public ::testing::Test {
 
   Outcome run(std::vector<std::string> args) const {
     args.insert(args.begin(), {PN_PATTERNNET_EXE, "explain"});
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    const std::string out = path("stdout.txt"), err = path("stderr.txt");
-    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = -1;
-    const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) throw std::runtime_error(std::string("posix_spawn failed: ") + std::strerror(rc));
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    Outcome r;
-    if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
+    const pntest::ProgramResult p = pntest::run_program(std::move(args), path("stdout.txt"), path("stderr.txt"));
+    return Outcome{p.exit_code, p.out, p.err};
   }
 
   // Files in the test's folder other than the inputs and the captured output.

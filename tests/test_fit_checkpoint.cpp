@@ -3,6 +3,7 @@
 // pattern bits as an uninterrupted run; checkpoints of another run are refused naming the
 // difference; truncated or corrupt checkpoints give a clear error and are left untouched.
 // The model is a tiny conv + dense network built here, so no data set download is needed.
+#include "test_process.h"
 #include "pn/core/error.h"
 #include "pn/core/rng.h"
 #include "pn/explain/fit_patterns.h"
@@ -32,32 +33,19 @@
 #include <thread>
 #include <vector>
 
-extern char** environ;
-
 namespace {
 
 namespace fs = std::filesystem;
 using namespace pn;
 
-nn::LayerSpec spec(const char* name, nn::Kind kind, std::int64_t in = 0, std::int64_t out = 0, std::int64_t kernel = 0,
-                   std::int64_t stride = 1, std::int64_t padding = 0) {
-  nn::LayerSpec s;
-  s.name = name;
-  s.kind = kind;
-  s.in = in;
-  s.out = out;
-  s.kernel = kernel;
-  s.stride = stride;
-  s.padding = padding;
-  return s;
-}
+using pntest::layer_spec;
 
 // conv (1 -> 6, 3x3 'same') + ReLU + 2x2 max-pool, dense 216 -> 16 + ReLU, dense 16 -> 4 on 1x12x12.
 nn::Sequential tiny_model(std::uint64_t seed) {
-  std::vector<nn::LayerSpec> l = {spec("conv1", nn::Kind::conv2d, 1, 6, 3, 1, 1), spec("relu1", nn::Kind::relu),
-                                  spec("pool1", nn::Kind::maxpool2d, 0, 0, 2, 2), spec("flatten", nn::Kind::flatten),
-                                  spec("fc1", nn::Kind::linear, 216, 16),           spec("relu2", nn::Kind::relu),
-                                  spec("fc2", nn::Kind::linear, 16, 4)};
+  std::vector<nn::LayerSpec> l = {layer_spec("conv1", nn::Kind::conv2d, 1, 6, 3, 1, 1), layer_spec("relu1", nn::Kind::relu),
+                                  layer_spec("pool1", nn::Kind::maxpool2d, 0, 0, 2, 2), layer_spec("flatten", nn::Kind::flatten),
+                                  layer_spec("fc1", nn::Kind::linear, 216, 16),           layer_spec("relu2", nn::Kind::relu),
+                                  layer_spec("fc2", nn::Kind::linear, 16, 4)};
   nn::Sequential m(Shape{1, 12, 12}, std::move(l));
   Rng rng(seed);
   m.init(rng);
@@ -73,18 +61,9 @@ Tensor tiny_data(std::int64_t n, std::uint64_t seed) {
   return x;
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using pntest::slurp;
 
-struct Result {
-  int exit_code = -1;  // when the process exited
-  int signal = 0;      // when a signal ended it
-  std::string out, err;
-};
+using Result = pntest::ProgramResult;
 
 // Each test works in its own folder (ctest may run them in parallel).
 class FitCheckpoint : public ::testing::Test {
@@ -104,32 +83,10 @@ protected:
   pid_t spawn(const std::vector<std::string>& args) {
     std::vector<std::string> all = {PN_PATTERNNET_EXE, "fit-patterns"};
     all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    const std::string out = path("stdout.txt"), err = path("stderr.txt");
-    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = -1;
-    const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) throw std::runtime_error(std::string("posix_spawn failed: ") + std::strerror(rc));
-    return pid;
+    return pntest::spawn_program(std::move(all), path("stdout.txt"), path("stderr.txt"));
   }
 
-  Result wait_for(pid_t pid) {
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    Result r;
-    if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
-    r.out = slurp(path("stdout.txt"));
-    r.err = slurp(path("stderr.txt"));
-    return r;
-  }
+  Result wait_for(pid_t pid) { return pntest::wait_program(pid, path("stdout.txt"), path("stderr.txt")); }
 
   Result run(const std::vector<std::string>& args) { return wait_for(spawn(args)); }
 

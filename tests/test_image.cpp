@@ -5,6 +5,7 @@
 // corrupt and unwritable files) with messages that name the file.
 #include "pn/core/error.h"
 #include "pn/io/image.h"
+#include "pn/nn/preprocess.h"
 #include "pn/viz/colormap.h"
 #include "pn/viz/heatmap.h"
 #include "test_files.h"
@@ -509,3 +510,49 @@ TEST(ImageHeatmap, WriteFailuresLeaveNoFiles) {
 }
 
 }  // namespace
+
+// The two ImageNet conventions, value by value and in geometry: torchvision resizes the shorter
+// side to 256 and crops the central 224; caffe fills 224 with the shorter side, flips RGB to BGR
+// and subtracts the channel means. Each map's inverse returns the pixel, and the range holds
+// black and white of every channel.
+TEST(Preprocess, ImageNetConventions) {
+  namespace nn = pn::nn;
+  using pn::Shape;
+  using pn::Tensor;
+  EXPECT_FLOAT_EQ(nn::preprocess_value(nn::Preprocess::caffe, 0, 200.0f), 200.0f - 103.939f);  // blue
+  EXPECT_FLOAT_EQ(nn::preprocess_value(nn::Preprocess::caffe, 2, 200.0f), 200.0f - 123.68f);   // red
+  EXPECT_FLOAT_EQ(nn::preprocess_value(nn::Preprocess::torchvision, 1, 255.0f), (1.0f - 0.456f) / 0.224f);
+  for (auto p : {nn::Preprocess::caffe, nn::Preprocess::torchvision}) {
+    for (std::int64_t ch = 0; ch < 3; ++ch) {
+      EXPECT_NEAR(nn::unpreprocess_value(p, ch, nn::preprocess_value(p, ch, 77.0f)), 77.0f, 1e-4f);
+      const auto [lo, hi] = nn::preprocess_range(p);
+      EXPECT_LE(lo, nn::preprocess_value(p, ch, 0.0f));
+      EXPECT_GE(hi, nn::preprocess_value(p, ch, 255.0f));
+    }
+  }
+  EXPECT_THROW((void)nn::preprocess_value(nn::Preprocess::unit, 1, 0.0f), pn::Error);
+
+  // A 512 x 256 (W x H) picture whose red channel is its column index scaled to 0..255 and whose
+  // blue channel is constant: after torchvision's resize to 256 (no change here) and central
+  // 224-crop, the first column is column 144 of the original; after caffe's resize to 224 (a
+  // factor 224/256) and crop, it is near column 256 - 112·256/224 = 128.
+  const std::int64_t h = 256, w = 512;
+  Tensor rgb(Shape{3, h, w});
+  for (std::int64_t y = 0; y < h; ++y) {
+    for (std::int64_t x = 0; x < w; ++x) {
+      rgb[(0 * h + y) * w + x] = static_cast<float>(x) * 255.0f / static_cast<float>(w - 1);
+      rgb[(1 * h + y) * w + x] = 10.0f;
+      rgb[(2 * h + y) * w + x] = 50.0f;
+    }
+  }
+  const Shape input{3, 224, 224};
+  const Tensor tv = nn::preprocess_image(rgb, input, nn::Preprocess::torchvision);
+  EXPECT_EQ(tv.shape(), (Shape{1, 3, 224, 224}));
+  const float red_first = nn::unpreprocess_value(nn::Preprocess::torchvision, 0, tv[0]);
+  EXPECT_NEAR(red_first, 144.0f * 255.0f / 511.0f, 0.05f);
+  EXPECT_NEAR(nn::unpreprocess_value(nn::Preprocess::torchvision, 2, tv[2 * 224 * 224 + 5]), 50.0f, 1e-3f);
+  const Tensor caffe = nn::preprocess_image(rgb, input, nn::Preprocess::caffe);
+  EXPECT_NEAR(nn::unpreprocess_value(nn::Preprocess::caffe, 0, caffe[7]), 50.0f, 1e-3f);  // channel 0 is blue
+  const float red_caffe = nn::unpreprocess_value(nn::Preprocess::caffe, 2, caffe[2 * 224 * 224]);
+  EXPECT_NEAR(red_caffe, 128.0f * 255.0f / 511.0f, 2.0f);
+}

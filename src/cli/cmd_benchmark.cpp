@@ -2,6 +2,7 @@
 // machine, in-process, as a table or one JSON object. The JSON layout is a public interface
 // (README: "Benchmark your machine"); keep it stable.
 #include "cli/commands.h"
+#include "cli/method_list.h"
 #include "pn/core/error.h"
 #include "pn/core/rng.h"
 #include "pn/core/tensor.h"
@@ -49,40 +50,10 @@ struct MethodTiming {
   double prepare_ms = 0;  // once per Explainer: its cost does not grow with the batch
 };
 
-bool is_many_pass(const std::string& name) { return name == "smoothgrad" || name == "integrated_gradients"; }
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return {};
-  return s.substr(b, s.find_last_not_of(" \t") - b + 1);
-}
-
-// "all" expands to every single-pass method; SmoothGrad and Integrated Gradients are many
-// gradients by design (16 and 64 by default) and would dominate the run, so they come only by name.
 std::vector<std::string> parse_methods(const std::string& list) {
-  const auto& known = explain::method_names();
-  std::vector<std::string> out;
-  const auto add = [&](const std::string& n) {
-    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
-  };
-  std::size_t pos = 0;
-  while (true) {
-    const std::size_t comma = list.find(',', pos);
-    const std::string name = trim(list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
-    if (name.empty()) throw Error("--methods: empty method name in '{}' (give a comma-separated list, or all)", list);
-    if (name == "all") {
-      for (const auto& n : known) {
-        if (!is_many_pass(n)) add(n);
-      }
-    } else if (std::find(known.begin(), known.end(), name) == known.end()) {
-      throw Error("--methods: unknown method '{}'; known methods: {} (or all)", name, fmt::join(known, ", "));
-    } else {
-      add(name);
-    }
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
-  }
-  return out;
+  std::vector<std::string> names;
+  for (const ListedMethod& m : parse_method_list(list)) names.push_back(m.name);
+  return names;
 }
 
 explain::Method method_for(const std::string& name) {

@@ -4,6 +4,7 @@
 // print the model's top-5 predictions, with the ImageNet / Fashion-MNIST class names when the
 // model's shape says which classes it has.
 #include "cli/commands.h"
+#include "cli/method_list.h"
 #include "pn/nn/data_source.h"
 #include "pn/core/atomic_file.h"
 #include "pn/core/error.h"
@@ -136,97 +137,50 @@ void print_predictions(const nn::Sequential& model, const Tensor& logits) {
   }
 }
 
+// The preprocessing of an --image: --preprocess when given, else the one the patterns were fitted
+// with (recorded in their file), else the model's default. Patterns fitted on differently
+// preprocessed images describe other inputs: refused.
+nn::Preprocess image_preprocess(const ExplainOptions& o, const nn::Sequential& model, const explain::Patterns* patterns) {
+  const std::string recorded = patterns ? patterns->preprocess : std::string();
+  const nn::Preprocess p = o.preprocess == "auto" && !recorded.empty() ? nn::preprocess_from_name(recorded)
+                                                                       : nn::choose_preprocess(o.preprocess, o.arch, model);
+  if (!o.image.empty() && !recorded.empty() && recorded != nn::preprocess_name(p)) {
+    throw Error("--preprocess {}: the patterns '{}' were fitted on images preprocessed '{}'; explain with the same preprocessing",
+                nn::preprocess_name(p), o.patterns, recorded);
+  }
+  return p;
+}
+
+// The batch to explain: an (N, C, H, W) .npy file as it is, or one image file preprocessed.
+Tensor load_input(const ExplainOptions& o, const nn::Sequential& model, nn::Preprocess prep) {
+  if (!o.input.empty()) {
+    Tensor x = io::read_npy(o.input);
+    model.check_input(x, o.input.c_str());
+    return x;
+  }
+  return nn::preprocess_image(io::read_image(o.image), model.input_shape(), prep);
+}
+
 // ---------------------------------------------------------------------------------------------
 // --methods
 
-bool is_many_pass(const std::string& name) { return name == "smoothgrad" || name == "integrated_gradients"; }
-bool is_pattern_method(const std::string& name) { return name == "pattern_net" || name == "pattern_attribution"; }
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return {};
-  return s.substr(b, s.find_last_not_of(" \t") - b + 1);
-}
-
-struct ListedMethod {
-  std::string name;
-  bool named = false;  // given by name, not only through `all`
-};
-
-// "all" is every method the library knows except SmoothGrad and Integrated Gradients (16 and 64
-// passes by default: they come only by name) and, without --patterns, the pattern methods (left
-// out with a note; naming one without --patterns is an error, as with --method).
+// `all` leaves out the pattern methods when there are no patterns (with a note); naming one
+// without --patterns is an error, as with --method.
 std::vector<ListedMethod> parse_methods(const std::string& list, bool have_patterns) {
-  const auto& known = explain::method_names();
   std::vector<ListedMethod> out;
-  const auto add = [&](const std::string& n, bool named) {
-    const auto it = std::find_if(out.begin(), out.end(), [&](const ListedMethod& m) { return m.name == n; });
-    if (it == out.end()) {
-      out.push_back({n, named});
-    } else {
-      it->named = it->named || named;
-    }
-  };
   std::vector<std::string> skipped;
-  std::size_t pos = 0;
-  while (true) {
-    const std::size_t comma = list.find(',', pos);
-    const std::string name = trim(list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
-    if (name.empty()) throw Error("--methods: empty method name in '{}' (give a comma-separated list, or all)", list);
-    if (name == "all") {
-      for (const auto& n : known) {
-        if (is_many_pass(n)) continue;
-        if (is_pattern_method(n) && !have_patterns) {
-          if (std::find(skipped.begin(), skipped.end(), n) == skipped.end()) skipped.push_back(n);
-          continue;
-        }
-        add(n, false);
-      }
-    } else if (std::find(known.begin(), known.end(), name) == known.end()) {
-      throw Error("--methods: unknown method '{}'; known methods: {} (or all)", name, fmt::join(known, ", "));
-    } else if (is_pattern_method(name) && !have_patterns) {
-      throw Error("--methods: {} needs --patterns P.safetensors (fit them with `patternnet fit-patterns`)", name);
-    } else {
-      add(name, true);
+  for (ListedMethod& m : parse_method_list(list)) {
+    if (is_pattern_method(m.name) && !have_patterns) {
+      if (m.named) throw Error("--methods: {} needs --patterns P.safetensors (fit them with `patternnet fit-patterns`)", m.name);
+      skipped.push_back(m.name);
+      continue;
     }
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
+    out.push_back(std::move(m));
   }
   if (!skipped.empty()) {
     fmt::print("note: no --patterns, so `all` leaves out {} (fit patterns with `patternnet fit-patterns`)\n", fmt::join(skipped, " and "));
   }
   return out;
-}
-
-// The range a pixel value 0..255 takes after the preprocessing, over all channels: the union of
-// the per-channel ranges, since the zB rule takes one lower and one upper bound. It is computed
-// with the preprocessing's own float expressions (each monotone in the pixel value), so every
-// preprocessed pixel lies inside it exactly.
-std::pair<double, double> preprocess_bounds(nn::Preprocess p) {
-  switch (p) {
-    case nn::Preprocess::unit:
-      return {0.0, 1.0};
-    case nn::Preprocess::caffe: {
-      static constexpr float kMeanBgr[3] = {103.939f, 116.779f, 123.68f};
-      float lo = 0, hi = 0;
-      for (int c = 0; c < 3; ++c) {
-        lo = c == 0 ? 0.0f - kMeanBgr[c] : std::min(lo, 0.0f - kMeanBgr[c]);
-        hi = c == 0 ? 255.0f - kMeanBgr[c] : std::max(hi, 255.0f - kMeanBgr[c]);
-      }
-      return {lo, hi};
-    }
-    case nn::Preprocess::torchvision: {
-      static constexpr float kMean[3] = {0.485f, 0.456f, 0.406f}, kStd[3] = {0.229f, 0.224f, 0.225f};
-      float lo = 0, hi = 0;
-      for (int c = 0; c < 3; ++c) {
-        const float l = (0.0f / 255.0f - kMean[c]) / kStd[c], h = (255.0f / 255.0f - kMean[c]) / kStd[c];
-        lo = c == 0 ? l : std::min(lo, l);
-        hi = c == 0 ? h : std::max(hi, h);
-      }
-      return {lo, hi};
-    }
-  }
-  throw Error("preprocess_bounds: unknown preprocessing");
 }
 
 // The model's view of sample i as 8-bit RGB at the model's resolution. An --image input is shown
@@ -245,18 +199,7 @@ std::vector<std::uint8_t> input_pixels(const Tensor& x, std::int64_t i, std::opt
   const auto value = [&](std::int64_t ch, std::int64_t k) -> float {
     const float v = s[ch * plane + k];
     if (!undo) return scale == 0.0f ? 127.5f : (v - lo) * scale;
-    switch (*undo) {
-      case nn::Preprocess::unit: return v * 255.0f;
-      case nn::Preprocess::caffe: {
-        static constexpr float kMeanBgr[3] = {103.939f, 116.779f, 123.68f};
-        return v + kMeanBgr[ch];
-      }
-      case nn::Preprocess::torchvision: {
-        static constexpr float kMean[3] = {0.485f, 0.456f, 0.406f}, kStd[3] = {0.229f, 0.224f, 0.225f};
-        return (v * kStd[ch] + kMean[ch]) * 255.0f;
-      }
-    }
-    return v;
+    return nn::unpreprocess_value(*undo, *undo == nn::Preprocess::unit ? 0 : ch, v);
   };
   std::vector<std::uint8_t> rgb(static_cast<std::size_t>(plane * 3));
   for (std::int64_t k = 0; k < plane; ++k) {
@@ -337,14 +280,8 @@ int run_methods(const ExplainOptions& o) {
     patterns = explain::load_patterns(o.patterns);
     explain::check_patterns_match(*patterns, model, o.patterns);
   }
-  const nn::Preprocess prep = nn::choose_preprocess(o.preprocess, o.arch, model);
-  Tensor x;
-  if (!o.input.empty()) {
-    x = io::read_npy(o.input);
-    model.check_input(x, o.input.c_str());
-  } else {
-    x = nn::preprocess_image(io::read_image(o.image), model.input_shape(), prep);
-  }
+  const nn::Preprocess prep = image_preprocess(o, model, patterns ? &*patterns : nullptr);
+  const Tensor x = load_input(o, model, prep);
 
   // lrp_zbox needs the box the inputs live in. Without --low/--high it is the range of the
   // preprocessing (pixels 0..255), which holds every --image input by construction; a .npy batch
@@ -355,7 +292,7 @@ int run_methods(const ExplainOptions& o) {
   for (const ListedMethod& lm : listed) {
     explain::MethodOptions m = mo;
     if (lm.name == "lrp_zbox" && !(o.low || o.high)) {
-      const auto [lo, hi] = preprocess_bounds(prep);
+      const auto [lo, hi] = nn::preprocess_range(prep);  // the box every preprocessed pixel lies in
       const auto [mn, mx] = std::minmax_element(x.values().begin(), x.values().end());
       if (*mn < lo || *mx > hi) {
         const std::string why = fmt::format("the input's values [{:.6g}, {:.6g}] leave the range [{:.6g}, {:.6g}] of the {} preprocessing",
@@ -486,14 +423,8 @@ int run_method(const ExplainOptions& o) {
   } else if (method.needs_patterns) {
     throw Error("--method {} needs --patterns P.safetensors (fit them with `patternnet fit-patterns`)", o.method);
   }
-  const nn::Preprocess prep = nn::choose_preprocess(o.preprocess, o.arch, model);
-  Tensor x;
-  if (!o.input.empty()) {
-    x = io::read_npy(o.input);
-    model.check_input(x, o.input.c_str());
-  } else {
-    x = nn::preprocess_image(io::read_image(o.image), model.input_shape(), prep);
-  }
+  const nn::Preprocess prep = image_preprocess(o, model, patterns ? &*patterns : nullptr);
+  const Tensor x = load_input(o, model, prep);
 
   const explain::Explainer explainer(model, method, patterns ? &*patterns : nullptr, o.patterns);
   const auto t0 = std::chrono::steady_clock::now();

@@ -301,7 +301,9 @@ int run_fit(const FitOptions& o) {
                  ec ? 0.0 : static_cast<double>(bytes) / (1 << 20), format_duration(write_seconds));
     }
   }
-  const explain::Patterns p = explain::fit_patterns(model, needs_data ? &collector : nullptr, est, o.seed);
+  explain::Patterns p = explain::fit_patterns(model, needs_data ? &collector : nullptr, est, o.seed);
+  // Explaining an image must repeat the preprocessing the statistics saw (`explain` checks it).
+  if (needs_data && src.preprocess != "none") p.preprocess = src.preprocess;
   fmt::print("{:<12} {:>14} {:>8} {:>6} {:>10} {:>14}\n", "layer", "rows", "neurons", "dead", "dead a-", "max|wᵀa-1|");
   for (const auto& l : p.layers) {
     fmt::print("{:<12} {:>14.0f} {:>8} {:>6} {:>10} {:>14.2e}\n", l.layer, l.rows, l.report.neurons, l.report.dead,

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+
 namespace pn::explain {
 
 const LayerPatterns* Patterns::find(const std::string& layer) const {
@@ -31,10 +33,11 @@ void save_patterns(const std::string& path, const Patterns& p) {
       tensors.emplace_back(l.layer + ".a", &l.a);
     }
   }
-  io::write_safetensors(path, tensors,
-                        {{"pn.estimator", estimator_name(p.estimator)},
-                         {"pn.model_fingerprint", p.model_fingerprint},
-                         {"pn.layers", layers.dump()}});
+  std::map<std::string, std::string> meta = {{"pn.estimator", estimator_name(p.estimator)},
+                                              {"pn.model_fingerprint", p.model_fingerprint},
+                                              {"pn.layers", layers.dump()}};
+  if (!p.preprocess.empty()) meta["pn.preprocess"] = p.preprocess;
+  io::write_safetensors(path, tensors, meta);
 }
 
 Patterns load_patterns(const std::string& path) {
@@ -46,6 +49,7 @@ Patterns load_patterns(const std::string& path) {
   Patterns p;
   p.estimator = estimator_from_name(meta.at("pn.estimator"));
   p.model_fingerprint = meta.at("pn.model_fingerprint");
+  if (const auto it = meta.find("pn.preprocess"); it != meta.end()) p.preprocess = it->second;
   nlohmann::json layers;
   try {
     layers = nlohmann::json::parse(meta.at("pn.layers"));

@@ -3,7 +3,8 @@
 // Tensors: "<layer>.a" (linear, filter, random) or "<layer>.a_pos" and "<layer>.a_neg"
 // (two_component), each in the layer's weight layout (O, I) or (O, C, kH, kW). Metadata:
 // "pn.estimator", "pn.model_fingerprint" (so patterns of another model, or of other weights, are
-// refused), and "pn.layers": a JSON list of {name, shape, rows, dead, dead_negative,
+// refused), "pn.preprocess" (only for patterns fitted on image files: the preprocessing their
+// inputs went through, which explaining an image must repeat), and "pn.layers": a JSON list of {name, shape, rows, dead, dead_negative,
 // max_constraint_error}.
 #pragma once
 
@@ -27,6 +28,7 @@ struct LayerPatterns {
 struct Patterns {
   Estimator estimator = Estimator::linear;
   std::string model_fingerprint;
+  std::string preprocess;  // caffe / torchvision / unit for patterns fitted on image files, else empty
   std::vector<LayerPatterns> layers;
 
   const LayerPatterns* find(const std::string& layer) const;
