@@ -76,7 +76,7 @@ explain::Patterns perturbed_patterns(const nn::Sequential& model) {
 
 ::testing::AssertionResult same_bits(const Tensor& a, const Tensor& b) {
   if (a.shape() != b.shape()) return ::testing::AssertionFailure() << "shapes " << a.shape().str() << " and " << b.shape().str();
-  if (std::memcmp(a.data(), b.data(), static_cast<std::size_t>(a.numel()) * sizeof(float)) != 0) {
+  if (a.numel() > 0 && std::memcmp(a.data(), b.data(), static_cast<std::size_t>(a.numel()) * sizeof(float)) != 0) {
     for (std::int64_t i = 0; i < a.numel(); ++i) {
       if (std::memcmp(a.data() + i, b.data() + i, sizeof(float)) != 0) return ::testing::AssertionFailure() << "element " << i << ": " << a[i] << " vs " << b[i];
     }
