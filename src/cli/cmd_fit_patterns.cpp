@@ -6,6 +6,7 @@
 #include "pn/nn/data_source.h"
 #include "pn/core/atomic_file.h"
 #include "pn/core/error.h"
+#include "pn/core/hash.h"
 #include "pn/core/progress.h"
 #include "pn/explain/fit_patterns.h"
 #include "pn/explain/stats_checkpoint.h"
@@ -57,7 +58,7 @@ Tensor load_inputs(const FitOptions& o, const nn::Sequential& model, std::string
 // the fit; a re-encoded or edited file of the same name and size is the user's to avoid).
 Source load_source(const FitOptions& o, const nn::Sequential& model) {
   Source s;
-  explain::Hasher h;
+  Hasher h;
   const auto use = [&](std::int64_t size) { s.n = o.limit > 0 ? std::min(size, o.limit) : size; };
   if (o.data != "fashion-mnist" && std::filesystem::is_directory(o.data)) {
     std::vector<std::string> images = nn::list_image_files(o.data);

@@ -15,6 +15,8 @@
 // __metadata__ (all strings): see StatsHeader below and the README ("Statistics files").
 #pragma once
 
+#include "pn/core/hash.h"
+
 #include "pn/explain/pattern_stats.h"
 #include "pn/io/safetensors.h"
 
@@ -77,17 +79,5 @@ void read_stats_sums(const StatsHeader& header, std::vector<PatternStats>& stats
 // The ways a file's identity differs from a run's, one readable line each (empty when they agree).
 std::vector<std::string> identity_mismatches(const StatsIdentity& file, const StatsIdentity& run);
 
-// A 64-bit hash of byte strings (data fingerprints and the checksum), printed as 16 hex digits.
-class Hasher {
-public:
-  void add(const void* data, std::size_t bytes);
-  void add_u64(std::uint64_t v) { mix(v); }
-  void add_string(const std::string& s);
-  std::string hex() const;
-
-private:
-  void mix(std::uint64_t v);
-  std::uint64_t h_ = 0x9e3779b97f4a7c15ULL;
-};
 
 }  // namespace pn::explain

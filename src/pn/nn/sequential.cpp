@@ -2,13 +2,13 @@
 
 #include "pn/autograd/ops.h"
 #include "pn/core/error.h"
+#include "pn/core/hash.h"
 #include "pn/ops/ops.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <cmath>
-#include <cstring>
 #include <set>
 
 namespace pn::nn {
@@ -336,29 +336,10 @@ Sequential Sequential::from_architecture_json(const std::string& text, const std
 }
 
 std::string Sequential::fingerprint() const {
-  // A 64-bit multiply-xorshift hash over 8-byte words: fast enough for VGG-16's 138M weights
-  // (about 0.1 s) and sensitive to every bit.
-  std::uint64_t h = 0x9e3779b97f4a7c15ULL;
-  const auto mix = [&h](std::uint64_t v) {
-    h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 31;
-  };
-  for (char c : architecture_json()) mix(static_cast<unsigned char>(c));
-  for (const auto& v : parameters()) {
-    const Tensor& t = v.value();
-    const auto* p = reinterpret_cast<const unsigned char*>(t.data());
-    const std::size_t bytes = static_cast<std::size_t>(t.numel()) * sizeof(float);
-    std::size_t i = 0;
-    for (; i + 8 <= bytes; i += 8) {
-      std::uint64_t w;
-      std::memcpy(&w, p + i, 8);
-      mix(w);
-    }
-    for (; i < bytes; ++i) mix(p[i]);
-    mix(bytes);
-  }
-  return fmt::format("{:016x}", h);
+  Hasher h;
+  for (char c : architecture_json()) h.add_u64(static_cast<unsigned char>(c));
+  for (const auto& v : parameters()) h.add(v.value().data(), static_cast<std::size_t>(v.value().numel()) * sizeof(float));
+  return h.hex();
 }
 
 }  // namespace pn::nn
