@@ -51,8 +51,12 @@ if(DEFINED MUST_NOT_EXIST)
   if(EXISTS "${MUST_NOT_EXIST}")
     message(FATAL_ERROR "'${MUST_NOT_EXIST}' exists although the command failed")
   endif()
+  # Only this command's own temporaries count: other tests write into the same directory at the
+  # same time, and their files in flight are not ours. Outputs may grow a suffix before the
+  # extension (heatmap.png -> heatmap_0.png), so the glob keys on the stem.
   get_filename_component(dir "${MUST_NOT_EXIST}" DIRECTORY)
-  file(GLOB leftovers "${dir}/*.tmp.*")
+  get_filename_component(stem "${MUST_NOT_EXIST}" NAME_WE)
+  file(GLOB leftovers "${dir}/${stem}*.tmp.*")
   if(leftovers)
     message(FATAL_ERROR "temporary files left behind: ${leftovers}")
   endif()
