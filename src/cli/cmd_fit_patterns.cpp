@@ -1,8 +1,14 @@
 // `patternnet fit-patterns`: streams a data set through a model, collects every dense and conv
 // layer's pattern statistics and writes the fitted patterns with a per-layer report. With
 // --checkpoint the statistics are saved periodically (explain/stats_checkpoint.h), and --resume
-// continues an interrupted run to the same bits an uninterrupted one would give.
+// continues an interrupted run to the same bits an uninterrupted one would give. With --shard I/N
+// it collects one shard's statistics for `merge-stats`; under mpirun every rank takes one shard
+// and rank 0 sums them (dist/, chapter 12).
 #include "cli/commands.h"
+#include "cli/pattern_report.h"
+#include "pn/dist/mpi.h"
+#include "pn/dist/reduce_stats.h"
+#include "pn/dist/shard.h"
 #include "pn/nn/data_source.h"
 #include "pn/core/atomic_file.h"
 #include "pn/core/error.h"
@@ -37,7 +43,7 @@ struct FitOptions {
   std::int64_t limit = 0;
   std::int64_t batch = 128;
   std::uint64_t seed = 1;
-  std::string checkpoint;
+  std::string checkpoint, shard, stats_out;
   std::int64_t checkpoint_every = 1000;
   bool resume = false;
   std::int64_t kill_after_checkpoints = 0;  // testing only: SIGKILL itself after that many checkpoints
@@ -144,7 +150,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // Loads a matching checkpoint into the collector; returns the samples it covers. Everything that
 // decides the bits of the sums must agree, or the continued run would silently differ from (or
 // be meaningless next to) an uninterrupted one.
-std::int64_t resume_from(const FitOptions& o, const explain::StatsIdentity& id, explain::StatsCollector& collector) {
+std::int64_t resume_from(const FitOptions& o, const explain::StatsIdentity& id, dist::Range range,
+                         explain::StatsCollector& collector) {
   const explain::StatsHeader h = [&] {
     try {
       return explain::read_stats_header(o.checkpoint);
@@ -167,11 +174,16 @@ std::int64_t resume_from(const FitOptions& o, const explain::StatsIdentity& id, 
                 "--batch and --preprocess, or name another --checkpoint file to start over",
                 o.checkpoint, list);
   }
-  const std::int64_t n = id.samples;
-  if (h.first != 0 || h.images > n || (h.images % o.batch != 0 && h.images != n)) {
-    throw Error("--resume: checkpoint '{}' covers samples [{}, {}), which is not a batch boundary of this run's {} samples in "
-                "batches of {}",
-                o.checkpoint, h.first, h.first + h.images, n, o.batch);
+  if (h.identity.shard != id.shard) {
+    throw Error("--resume: checkpoint '{}' belongs to {}, this run to {}", o.checkpoint,
+                h.identity.shard.empty() ? "the whole data set" : "shard " + h.identity.shard,
+                id.shard.empty() ? "the whole data set" : "shard " + id.shard);
+  }
+  const std::int64_t end = h.first + h.images;
+  if (h.first != range.begin || end > range.end || (h.images % o.batch != 0 && end != range.end)) {
+    throw Error("--resume: checkpoint '{}' covers samples [{}, {}), which is not a batch boundary of this run's samples "
+                "[{}, {}) in batches of {}",
+                o.checkpoint, h.first, end, range.begin, range.end, o.batch);
   }
   if (h.identity.kernels != id.kernels || h.identity.threads != id.threads) {
     fmt::print(stderr,
@@ -185,7 +197,7 @@ std::int64_t resume_from(const FitOptions& o, const explain::StatsIdentity& id, 
     throw Error("--resume: cannot continue from --checkpoint '{}': {}", o.checkpoint, e.what());
   }
   collector.set_rows_seen(static_cast<double>(h.images));
-  return h.images;
+  return end;
 }
 
 // A SIGKILL leaves its temporary file behind (nothing runs to remove it). It is harmless and never
@@ -204,24 +216,54 @@ void note_leftovers(const std::string& path) {
   }
 }
 
+// Which part of the data this process collects: a --shard, its MPI rank's share, or everything.
+dist::Shard choose_part(const FitOptions& o) {
+  if (dist::size() > 1) {
+    if (!o.shard.empty()) throw Error("--shard and mpirun do not combine: under mpirun every rank is one shard already");
+    if (!o.checkpoint.empty()) {
+      throw Error("--checkpoint under mpirun: a restartable distributed fit is a set of --shard runs (one per job, each "
+                  "with its own --checkpoint) merged by merge-stats");
+    }
+    return {dist::rank(), dist::size()};
+  }
+  return o.shard.empty() ? dist::Shard{} : dist::parse_shard(o.shard, "--shard");
+}
+
 int run_fit(const FitOptions& o) {
   namespace fs = std::filesystem;
   const auto t_run = std::chrono::steady_clock::now();
+  const bool root = dist::is_root();
   const explain::Estimator est = explain::estimator_from_name(o.estimator);
   if (est == explain::Estimator::identity) throw Error("--estimator identity has no pattern to fit (S_x(x) = x)");
   const bool needs_data = est == explain::Estimator::linear || est == explain::Estimator::two_component;
   const bool checkpointing = !o.checkpoint.empty();
+  if (!o.shard.empty() && !o.out.empty()) {
+    throw Error("--out with --shard: one shard's statistics are a part of the data set; write them with --stats-out and "
+                "fit the patterns of all parts with `patternnet merge-stats PARTS... --out`");
+  }
+  if (!o.shard.empty() && o.stats_out.empty()) throw Error("--shard needs --stats-out FILE for the shard's statistics");
+  if (o.out.empty() && o.stats_out.empty()) throw Error("name the output: --out patterns.safetensors and/or --stats-out");
   if (checkpointing && !needs_data) {
     throw Error("--checkpoint: the {} estimator uses no data, so there are no statistics to save", explain::estimator_name(est));
   }
-  require_writable_destination(o.out);
+  if (!o.stats_out.empty() && !needs_data) {
+    throw Error("--stats-out: the {} estimator uses no data, so there are no statistics to write", explain::estimator_name(est));
+  }
+  const dist::Shard part = choose_part(o);
+  if (!o.out.empty()) require_writable_destination(o.out);
+  if (!o.stats_out.empty()) require_writable_destination(o.stats_out);
+  std::error_code e1, e2;
+  if (!o.out.empty() && !o.stats_out.empty() && fs::weakly_canonical(o.stats_out, e1) == fs::weakly_canonical(o.out, e2)) {
+    throw Error("--stats-out and --out both name '{}'", o.out);
+  }
   bool resuming = false;
   if (checkpointing) {
     require_writable_destination(o.checkpoint);
     if (fs::is_directory(o.checkpoint)) throw Error("--checkpoint '{}' is a folder; name a file", o.checkpoint);
-    std::error_code e1, e2;
-    if (fs::weakly_canonical(o.checkpoint, e1) == fs::weakly_canonical(o.out, e2) && !e1 && !e2) {
-      throw Error("--checkpoint and --out both name '{}'", o.out);
+    for (const std::string* other : {&o.out, &o.stats_out}) {
+      if (!other->empty() && fs::weakly_canonical(o.checkpoint, e1) == fs::weakly_canonical(*other, e2) && !e1 && !e2) {
+        throw Error("--checkpoint and --{} both name '{}'", other == &o.out ? "out" : "stats-out", *other);
+      }
     }
     // Refused rather than overwritten: a checkpoint may hold hours of work, and deleting it is the
     // user's decision. Checked before the model loads, so a forgotten --resume fails at once.
@@ -236,6 +278,7 @@ int run_fit(const FitOptions& o) {
   const Source src = load_source(o, model);
   const std::int64_t n = src.n;
   if (n == 0) throw Error("--data '{}' holds no samples", o.data);
+  const dist::Range range = dist::shard_range(n, o.batch, part);
 
   // The linear estimator needs no regime sums: a third of the statistics work.
   explain::StatsCollector collector(model, false, est == explain::Estimator::two_component);
@@ -251,49 +294,66 @@ int run_fit(const FitOptions& o) {
   id.preprocess = src.preprocess;
   id.kernels = kernels::active().name;
   id.threads = omp_get_max_threads();
+  id.model_path = fs::absolute(o.model).string();
+  id.arch = o.arch;
+  id.shard = o.shard.empty() ? std::string() : part.text();
 
-  std::int64_t start = 0;
+  std::int64_t start = range.begin;
   if (resuming) {
     note_leftovers(o.checkpoint);
-    start = resume_from(o, id, collector);
-    fmt::print("resumed from checkpoint '{}' at sample {} of {}\n", o.checkpoint, start, n);
+    start = resume_from(o, id, range, collector);
+    if (part.count == 1) {
+      fmt::print("resumed from checkpoint '{}' at sample {} of {}\n", o.checkpoint, start, n);
+    } else {
+      fmt::print("resumed from checkpoint '{}' at sample {} of shard {}'s [{}, {})\n", o.checkpoint, start, part.text(),
+                 range.begin, range.end);
+    }
   } else if (checkpointing && o.resume) {
-    fmt::print("no checkpoint '{}' yet: starting at sample 0\n", o.checkpoint);
+    fmt::print("no checkpoint '{}' yet: starting at sample {}\n", o.checkpoint, range.begin);
+  }
+  if (part.count > 1 && root) {
+    fmt::print("{}: samples [{}, {}) of {} ({} batches of {})\n",
+               dist::size() > 1 ? fmt::format("{} MPI ranks, rank 0", dist::size()) : fmt::format("shard {}", part.text()),
+               range.begin, range.end, n, (range.size() + o.batch - 1) / o.batch, o.batch);
   }
 
   if (needs_data) {
+    // A part that does not begin with the data set's first batch takes its reference points from
+    // that batch, as a single pass would: then the parts' sums add up to the single pass's.
+    if (!resuming && (range.begin > 0 || range.size() == 0)) collector.set_reference(src.data.batch(0, std::min(n, o.batch)));
     const std::vector<std::string> names = collector.layer_names();
     std::int64_t written = 0, last = start;
     double write_seconds = 0;
     // Checkpoints fall on batch boundaries only, so a resumed run forms the same batches as an
-    // uninterrupted one; the last one, at n, is the statistics file of the whole data set.
-    const auto save = [&](std::int64_t images) {
+    // uninterrupted one; the last one, at the range's end, holds all of this run's statistics.
+    const auto save = [&](std::int64_t upto) {
       const auto t0 = std::chrono::steady_clock::now();
-      explain::write_stats_file(o.checkpoint, id, 0, images, names, collector.stats());
+      explain::write_stats_file(o.checkpoint, id, range.begin, upto - range.begin, names, collector.stats());
       write_seconds += seconds_since(t0);
-      last = images;
+      last = upto;
       if (++written == o.kill_after_checkpoints) {
         std::fflush(stdout);
         std::raise(SIGKILL);
       }
     };
-    Progress bar("fit-patterns", n - start, "img");
-    for (std::int64_t b = start; b < n; b += o.batch) {
-      const std::int64_t e = std::min(n, b + o.batch);
+    Progress bar("fit-patterns", root ? range.end - start : 0, "img");
+    for (std::int64_t b = start; b < range.end; b += o.batch) {
+      const std::int64_t e = std::min(range.end, b + o.batch);
       collector.add_batch(src.data.batch(b, e));
-      if (checkpointing && (e - last >= o.checkpoint_every || e == n)) save(e);
-      bar.advance(e - b, start > 0 ? fmt::format("{}/{} overall", e, n) : std::string());
+      if (checkpointing && (e - last >= o.checkpoint_every || e == range.end)) save(e);
+      if (root) bar.advance(e - b, start > range.begin ? fmt::format("{}/{} overall", e - range.begin, range.size()) : std::string());
     }
     bar.finish();
     const double secs = bar.elapsed_seconds();
-    const double rate = static_cast<double>(n - start) / std::max(1e-9, secs);
-    if (start == n) {
-      fmt::print("statistics from {} samples, all from the checkpoint\n", n);
-    } else if (start > 0) {
-      fmt::print("statistics from {} samples: {} from the checkpoint, {} in {} ({:.0f} samples/s)\n", n, start, n - start,
-                 format_duration(secs), rate);
-    } else {
-      fmt::print("statistics from {} samples in {} ({:.0f} samples/s)\n", n, format_duration(secs), rate);
+    const double rate = static_cast<double>(range.end - start) / std::max(1e-9, secs);
+    if (start == range.end && range.size() > 0) {
+      fmt::print("statistics from {} samples, all from the checkpoint\n", range.size());
+    } else if (start > range.begin) {
+      fmt::print("statistics from {} samples: {} from the checkpoint, {} in {} ({:.0f} samples/s)\n", range.size(),
+                 start - range.begin, range.end - start, format_duration(secs), rate);
+    } else if (root) {
+      fmt::print("statistics from {} samples in {} ({:.0f} samples/s{})\n", range.size(), format_duration(secs), rate,
+                 dist::size() > 1 ? " on rank 0" : "");
     }
     if (written > 0) {
       std::error_code ec;
@@ -301,22 +361,35 @@ int run_fit(const FitOptions& o) {
       fmt::print("checkpoint '{}': written {} time{} ({:.1f} MiB, {} in all)\n", o.checkpoint, written, written == 1 ? "" : "s",
                  ec ? 0.0 : static_cast<double>(bytes) / (1 << 20), format_duration(write_seconds));
     }
+    if (dist::size() > 1) {
+      // Every rank's sums onto rank 0; the others are done.
+      const auto t0 = std::chrono::steady_clock::now();
+      dist::reduce_stats(collector.stats());
+      if (!root) return 0;
+      collector.set_rows_seen(static_cast<double>(n));
+      fmt::print("statistics of {} ranks summed on rank 0 in {}\n", dist::size(), format_duration(seconds_since(t0)));
+    }
+    if (!o.stats_out.empty()) {
+      const dist::Range whole = dist::size() > 1 ? dist::Range{0, n} : range;
+      explain::write_stats_file(o.stats_out, id, whole.begin, whole.size(), names, collector.stats());
+      fmt::print("statistics of samples [{}, {}) written to {}\n", whole.begin, whole.end, o.stats_out);
+    }
+  } else if (!root) {
+    return 0;  // patterns without data: rank 0 alone writes them
   }
-  explain::Patterns p = explain::fit_patterns(model, needs_data ? &collector : nullptr, est, o.seed);
-  // Explaining an image must repeat the preprocessing the statistics saw (`explain` checks it).
-  if (needs_data && src.preprocess != "none") p.preprocess = src.preprocess;
-  fmt::print("{:<12} {:>14} {:>8} {:>6} {:>10} {:>14}\n", "layer", "rows", "neurons", "dead", "dead a-", "max|wᵀa-1|");
-  for (const auto& l : p.layers) {
-    fmt::print("{:<12} {:>14.0f} {:>8} {:>6} {:>10} {:>14.2e}\n", l.layer, l.rows, l.report.neurons, l.report.dead,
-               est == explain::Estimator::two_component ? std::to_string(l.report.dead_negative) : "-",
-               l.report.max_constraint_error);
+  if (!o.out.empty()) {
+    explain::Patterns p = explain::fit_patterns(model, needs_data ? &collector : nullptr, est, o.seed);
+    // Explaining an image must repeat the preprocessing the statistics saw (`explain` checks it).
+    if (needs_data && src.preprocess != "none") p.preprocess = src.preprocess;
+    print_pattern_report(p);
+    explain::save_patterns(o.out, p);
+    fmt::print("{} patterns for {} layers written to {}\n", explain::estimator_name(est), p.layers.size(), o.out);
   }
-  explain::save_patterns(o.out, p);
-  fmt::print("{} patterns for {} layers written to {}\n", explain::estimator_name(est), p.layers.size(), o.out);
   const double total = seconds_since(t_run);
-  const std::int64_t images = needs_data ? n - start : 0;
-  fmt::print("run: {} images in {} ({:.1f} images/s), peak resident memory {:.1f} MiB\n", images, format_duration(total),
-             static_cast<double>(images) / std::max(1e-9, total), peak_resident_mib());
+  const std::int64_t images = needs_data ? (dist::size() > 1 ? n : range.end - start) : 0;
+  fmt::print("run: {} images in {} ({:.1f} images/s{}), peak resident memory {:.1f} MiB\n", images, format_duration(total),
+             static_cast<double>(images) / std::max(1e-9, total), dist::size() > 1 ? " over all ranks" : "",
+             peak_resident_mib());
   return 0;
 }
 
@@ -334,7 +407,11 @@ Runner add_fit_patterns(CLI::App& app) {
   sub->add_option("--limit", o->limit, "Use the first N samples only")->check(CLI::PositiveNumber);
   sub->add_option("--batch", o->batch, "Samples per forward pass")->check(CLI::Range(1, 65536));
   sub->add_option("--seed", o->seed, "Seed of the random estimator");
-  sub->add_option("--out", o->out, "Patterns file to write (.safetensors)")->required();
+  sub->add_option("--out", o->out, "Patterns file to write (.safetensors)");
+  sub->add_option("--stats-out", o->stats_out,
+                  "Also (or, with --shard, only) write the raw statistics (.safetensors) for merge-stats");
+  sub->add_option("--shard", o->shard,
+                  "I/N: collect only shard I (0 to N-1) of N, whole batches of the data set; needs --stats-out");
   auto* ck = sub->add_option("--checkpoint", o->checkpoint,
                              "Statistics file (.safetensors) saved every --checkpoint-every samples and at the end; "
                              "an existing one is refused without --resume");

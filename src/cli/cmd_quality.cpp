@@ -7,6 +7,8 @@
 #include "pn/core/atomic_file.h"
 #include "pn/core/error.h"
 #include "pn/core/progress.h"
+#include "pn/dist/mpi.h"
+#include "pn/dist/reduce_stats.h"
 #include "pn/explain/fit_patterns.h"
 #include "pn/explain/quality_table.h"
 #include "pn/io/idx.h"
@@ -86,11 +88,21 @@ int run_quality(const QualityOptions& o) {
     v_x = nn::DataSource::from_tensor(take_rows(x, third, 2 * third));
     eval_x = nn::DataSource::from_tensor(take_rows(x, 2 * third, 3 * third));
   }
-  fmt::print("splits: patterns {} samples, read-out {} samples, evaluation {} samples\n", fit_x.size(), v_x.size(),
+  if (dist::is_root()) fmt::print("splits: patterns {} samples, read-out {} samples, evaluation {} samples\n", fit_x.size(), v_x.size(),
              eval_x.size());
 
+  // Under mpirun every rank collects its shard of each split and rank 0 sums and evaluates.
+  explain::QualityParts parts;
+  if (dist::size() > 1) {
+    parts.part = {dist::rank(), dist::size()};
+    parts.reduce = [](std::vector<explain::PatternStats>& s) {
+      dist::reduce_stats(s);
+      return dist::is_root();
+    };
+  }
   const std::vector<explain::QualityRow> rows =
-      explain::quality_per_layer(model, {fit_x, v_x, eval_x}, estimators, o.ridge, o.seed, o.batch);
+      explain::quality_per_layer(model, {fit_x, v_x, eval_x}, estimators, o.ridge, o.seed, o.batch, parts);
+  if (!dist::is_root()) return 0;
   fmt::print("{:<12}", "layer");
   for (auto e : estimators) fmt::print(" {:>22}", fmt::format("{} mean/median", explain::estimator_name(e)));
   for (std::size_t i = 0; i < rows.size(); ++i) {

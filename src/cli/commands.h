@@ -16,6 +16,7 @@ Runner add_selfcheck(CLI::App& app);
 Runner add_train(CLI::App& app);
 Runner add_eval(CLI::App& app);
 Runner add_fit_patterns(CLI::App& app);
+Runner add_merge_stats(CLI::App& app);
 Runner add_quality(CLI::App& app);
 Runner add_explain(CLI::App& app);
 Runner add_export(CLI::App& app);

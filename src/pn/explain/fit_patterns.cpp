@@ -23,6 +23,25 @@ std::vector<std::string> StatsCollector::layer_names() const {
   return names;
 }
 
+void StatsCollector::set_reference(const Tensor& first_batch) {
+  model_.check_input(first_batch, "pattern statistics (reference batch)");
+  nn::Trace trace;
+  model_.forward(first_batch, &trace);
+  for (std::size_t k = 0; k < layers_.size(); ++k) {
+    const std::size_t i = layers_[k];
+    const auto& spec = model_.layer(i).spec;
+    const Tensor& in = trace.layers[i].input;
+    const Tensor& z = i + 1 < trace.layers.size() ? trace.layers[i + 1].input : trace.output;
+    if (spec.kind == nn::Kind::conv2d) {
+      const auto g = kernels::make_conv_geom(in.dim(0), in.dim(1), in.dim(2), in.dim(3), spec.out, spec.kernel, spec.kernel,
+                                             spec.stride, spec.padding);
+      stats_[k].set_reference_conv(g, in.data(), z.data());
+    } else {
+      stats_[k].set_reference_rows(in.data(), z.data(), in.dim(0));
+    }
+  }
+}
+
 void StatsCollector::add_batch(const Tensor& x) {
   model_.check_input(x, "pattern statistics");
   for (float v : x.values()) {

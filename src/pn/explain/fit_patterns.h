@@ -20,6 +20,10 @@ public:
 
   // x is a batch (N, input...) of the model's input; checks finiteness and shape.
   void add_batch(const Tensor& x);
+  // Fixes every layer's reference point from the data set's first batch without adding it (see
+  // PatternStats::set_reference_rows): what a part of a data set (a shard, an MPI rank) does
+  // before its own batches, so that its sums merge with the other parts' as one pass's would.
+  void set_reference(const Tensor& first_batch);
 
   const std::vector<std::size_t>& layer_indices() const { return layers_; }  // model layer of each stats
   const std::vector<PatternStats>& stats() const { return stats_; }

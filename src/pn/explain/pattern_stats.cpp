@@ -126,14 +126,56 @@ void PatternStats::add_block(const float* xc, bool x_is_d_by_rows, const float* 
   n_ += static_cast<double>(rows);
 }
 
+void PatternStats::set_reference_rows(const float* x, const float* z, std::int64_t rows) {
+  if (rows <= 0) throw Error("PatternStats: a reference point needs at least one row");
+  // The first batch's means (on an exact grid) become the fixed reference point.
+  for (std::int64_t dd = 0; dd < d_; ++dd) shift_x_[static_cast<std::size_t>(dd)] = shift_of(x + dd, rows, d_, ShiftKind::input);
+  for (std::int64_t o = 0; o < o_; ++o) shift_y_[idx(o)] = shift_of(z + o, rows, o_, ShiftKind::output);
+  shifted_ = true;
+}
+
+std::int64_t PatternStats::conv_group(const kernels::ConvGeom& g) const {
+  // Images per block: columns of several images share one im2col matrix, within the budget.
+  return std::clamp<std::int64_t>(kBlockFloats / std::max<std::int64_t>(1, (d_ + u_rows()) * g.positions()), 1, g.batch);
+}
+
+void PatternStats::reference_from_block(const float* col, std::int64_t cols, const float* z, std::int64_t gn, std::int64_t P) {
+  // Reference point: the mean patch (zero padding included) and mean output of this block.
+  for (std::int64_t dd = 0; dd < d_; ++dd) shift_x_[static_cast<std::size_t>(dd)] = shift_of(col + dd * cols, cols, 1, ShiftKind::input);
+  std::vector<float> zo(static_cast<std::size_t>(cols));
+  for (std::int64_t o = 0; o < o_; ++o) {
+    // The outputs of channel o are P-runs, one per image: gather them for shift_of.
+    for (std::int64_t i = 0; i < gn; ++i) std::copy_n(z + (i * o_ + o) * P, P, zo.begin() + i * P);
+    shift_y_[idx(o)] = shift_of(zo.data(), cols, 1, ShiftKind::output);
+  }
+  shifted_ = true;
+}
+
+void PatternStats::set_reference_conv(const kernels::ConvGeom& g, const float* x, const float* z) {
+  if (g.patch() != d_ || g.out_c != o_) {
+    throw Error("PatternStats: conv layer with patch {} and {} outputs fed to statistics of D = {}, O = {}", g.patch(),
+                g.out_c, d_, o_);
+  }
+  const std::int64_t P = g.positions();
+  if (g.batch == 0 || P == 0) throw Error("PatternStats: a reference point needs at least one image");
+  // Exactly the block accumulate_conv would take its reference point from: the first group.
+  const std::int64_t gn = conv_group(g), cols = gn * P;
+  const std::int64_t in_size = g.in_c * g.in_h * g.in_w;
+  AlignedBuffer col(d_ * cols);
+  for (std::int64_t i = 0; i < gn; ++i) kernels::im2col(g, x + i * in_size, 0, g.out_h, col.data() + i * P, cols);
+  reference_from_block(col.data(), cols, z, gn, P);
+}
+
+std::vector<std::span<double>> PatternStats::additive_sums() {
+  std::vector<std::span<double>> v = {std::span<double>(&n_, 1), sy_, syy_, sx_, cross_};
+  if (regimes_) v.insert(v.end(), {std::span<double>(npos_), std::span<double>(sypos_), std::span<double>(syypos_)});
+  if (second_) v.emplace_back(sxx_);
+  return v;
+}
+
 void PatternStats::accumulate_rows(const float* x, const float* z, std::int64_t rows) {
   if (rows <= 0) return;
-  if (!shifted_) {
-    // The first batch's means (on an exact grid) become the fixed reference point.
-    for (std::int64_t dd = 0; dd < d_; ++dd) shift_x_[static_cast<std::size_t>(dd)] = shift_of(x + dd, rows, d_, ShiftKind::input);
-    for (std::int64_t o = 0; o < o_; ++o) shift_y_[idx(o)] = shift_of(z + o, rows, o_, ShiftKind::output);
-    shifted_ = true;
-  }
+  if (!shifted_) set_reference_rows(x, z, rows);
   thread_local AlignedBuffer xc_buf, u_buf;
   const std::int64_t block = std::clamp<std::int64_t>(kBlockFloats / std::max<std::int64_t>(1, d_ + u_rows()), 1, rows);
   for (std::int64_t r0 = 0; r0 < rows; r0 += block) {
@@ -167,26 +209,14 @@ void PatternStats::accumulate_conv(const kernels::ConvGeom& g, const float* x, c
   const std::int64_t in_size = g.in_c * g.in_h * g.in_w;
   if (g.batch == 0 || P == 0) return;
   thread_local AlignedBuffer col_buf, u_buf;
-  // Images per block: columns of several images share one im2col matrix, within the budget.
-  const std::int64_t group = std::clamp<std::int64_t>(kBlockFloats / std::max<std::int64_t>(1, (d_ + u_rows()) * P), 1, g.batch);
+  const std::int64_t group = conv_group(g);
   for (std::int64_t n0 = 0; n0 < g.batch; n0 += group) {
     const std::int64_t gn = std::min(group, g.batch - n0);
     const std::int64_t cols = gn * P;
     float* col = scratch(col_buf, d_ * cols);
     float* u = scratch(u_buf, u_rows() * cols);
     for (std::int64_t i = 0; i < gn; ++i) kernels::im2col(g, x + (n0 + i) * in_size, 0, g.out_h, col + i * P, cols);
-    if (!shifted_) {
-      // Reference point: the mean patch (zero padding included) and mean output of this block.
-      for (std::int64_t dd = 0; dd < d_; ++dd) shift_x_[static_cast<std::size_t>(dd)] = shift_of(col + dd * cols, cols, 1, ShiftKind::input);
-      for (std::int64_t o = 0; o < o_; ++o) {
-        // The outputs of channel o are P-runs, one per image: gather them for shift_of.
-        std::vector<float> zo(static_cast<std::size_t>(cols));
-        for (std::int64_t i = 0; i < gn; ++i)
-          std::copy_n(z + ((n0 + i) * o_ + o) * P, P, zo.begin() + i * P);
-        shift_y_[idx(o)] = shift_of(zo.data(), cols, 1, ShiftKind::output);
-      }
-      shifted_ = true;
-    }
+    if (!shifted_) reference_from_block(col, cols, z + n0 * o_ * P, gn, P);
     // Centre the patches, padded zeros included: every row d of col moves by the same shift; the
     // row sums (Σx) are taken in the same pass, while the row is in cache. Rows are independent,
     // so the threads split them.

@@ -23,6 +23,7 @@
 #include "pn/kernels/conv.h"
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,22 @@ public:
 
   // Adds another set of sums over other rows (same D, O, second-moment setting).
   void merge(const PatternStats& other);
+
+  // --- Reference points (for sums collected in parts: shards, MPI ranks) ----------------------
+  // Without these calls the first accumulated batch fixes the reference point. A part of a data
+  // set that does not start at its first batch calls one of them with that first batch instead,
+  // so that every part centres its values alike: the float products of each batch are then the
+  // very ones a single pass computes, and the parts' sums add up to the single pass's sums up to
+  // the order of the double additions. x and z as in accumulate_rows / accumulate_conv.
+  void set_reference_rows(const float* x, const float* z, std::int64_t rows);
+  void set_reference_conv(const kernels::ConvGeom& g, const float* x, const float* z);
+  bool has_reference() const { return shifted_; }
+  const std::vector<double>& reference_x() const { return shift_x_; }
+  const std::vector<double>& reference_y() const { return shift_y_; }
+  // Every array that adds up over rows (the row count included; not the reference points), in a
+  // fixed order: parts about the same reference point are merged by adding these element-wise
+  // (what an MPI sum-reduction does).
+  std::vector<std::span<double>> additive_sums();
 
   std::int64_t inputs() const { return d_; }
   std::int64_t neurons() const { return o_; }
@@ -88,8 +105,9 @@ public:
 
 private:
   std::size_t idx(std::int64_t o) const { return static_cast<std::size_t>(o); }
-  void set_shift(const float* x, std::int64_t x_stride, std::int64_t x_count, bool x_columns, const float* z,
-                 std::int64_t z_rows);
+  std::int64_t conv_group(const kernels::ConvGeom& g) const;
+  // col: the (D x cols) im2col block of gn images, z: their (gn, O, P) pre-activations.
+  void reference_from_block(const float* col, std::int64_t cols, const float* z, std::int64_t gn, std::int64_t P);
   // Adds one block of centred rows: xc (rows x D, or D x rows when transposed_x), u = [y | m·y | m]
   // stacked as (3·O x rows) (just y, O x rows, without regimes) and the vector sums.
   // xsum: the rows' Σx when the caller already has it (else computed here).

@@ -9,10 +9,13 @@
 namespace pn::explain {
 namespace {
 
-void collect(StatsCollector& c, const nn::DataSource& x, std::int64_t batch, const char* label) {
-  Progress bar(label, x.size(), "img");
-  for (std::int64_t b = 0; b < x.size(); b += batch) {
-    const std::int64_t e = std::min(x.size(), b + batch);
+void collect(StatsCollector& c, const nn::DataSource& x, std::int64_t batch, const char* label, dist::Shard part) {
+  const dist::Range r = dist::shard_range(x.size(), batch, part);
+  // A part after the first centres its values on the first batch's reference points, as one pass would.
+  if (r.begin > 0 || r.size() == 0) c.set_reference(x.batch(0, std::min(x.size(), batch)));
+  Progress bar(label, r.size(), "img");
+  for (std::int64_t b = r.begin; b < r.end; b += batch) {
+    const std::int64_t e = std::min(r.end, b + batch);
     c.add_batch(x.batch(b, e));
     bar.advance(e - b);
   }
@@ -23,7 +26,7 @@ void collect(StatsCollector& c, const nn::DataSource& x, std::int64_t batch, con
 
 std::vector<QualityRow> quality_per_layer(const nn::Sequential& model, const QualitySplits& splits,
                                           const std::vector<Estimator>& estimators, double ridge, std::uint64_t seed,
-                                          std::int64_t batch) {
+                                          std::int64_t batch, const QualityParts& parts) {
   if (estimators.empty()) throw Error("quality: no estimators given");
   for (Estimator e : estimators) {
     if (e == Estimator::identity) throw Error("quality: rho is undefined for identity (its residual is zero)");
@@ -33,9 +36,15 @@ std::vector<QualityRow> quality_per_layer(const nn::Sequential& model, const Qua
   }
   // Patterns need first moments only; the read-out and the evaluation need second moments.
   StatsCollector fit_stats(model, false), v_stats(model, true), eval_stats(model, true);
-  collect(fit_stats, splits.patterns, batch, "patterns split");
-  collect(v_stats, splits.readout, batch, "read-out split");
-  collect(eval_stats, splits.evaluation, batch, "evaluation split");
+  collect(fit_stats, splits.patterns, batch, "patterns split", parts.part);
+  collect(v_stats, splits.readout, batch, "read-out split", parts.part);
+  collect(eval_stats, splits.evaluation, batch, "evaluation split", parts.part);
+  if (parts.reduce) {
+    bool complete = true;
+    for (StatsCollector* c : {&fit_stats, &v_stats, &eval_stats}) complete = parts.reduce(c->stats()) && complete;
+    if (!complete) return {};
+  }
+  fit_stats.set_rows_seen(static_cast<double>(splits.patterns.size()));
 
   std::vector<Patterns> patterns;
   for (Estimator e : estimators) patterns.push_back(fit_patterns(model, &fit_stats, e, seed));

@@ -86,6 +86,9 @@ void write_stats_file(const std::string& path, const StatsIdentity& id, std::int
       {"pn.preprocess", id.preprocess},
       {"pn.kernels", id.kernels},
       {"pn.threads", std::to_string(id.threads)},
+      {"pn.model_path", id.model_path},
+      {"pn.arch", id.arch},
+      {"pn.shard", id.shard},
       {"pn.first", std::to_string(first)},
       {"pn.images", std::to_string(images)},
       {"pn.layers", nlohmann::json(names).dump()},
@@ -176,6 +179,13 @@ StatsHeader read_stats_header(const std::string& path) {
   id.preprocess = get("pn.preprocess");
   id.kernels = get("pn.kernels");
   id.threads = static_cast<int>(parse_count(path, "pn.threads", get("pn.threads")));
+  const auto optional = [&](const char* key) {
+    const auto it = meta.find(key);
+    return it == meta.end() ? std::string() : it->second;
+  };
+  id.model_path = optional("pn.model_path");
+  id.arch = optional("pn.arch");
+  id.shard = optional("pn.shard");
   hdr.first = parse_count(path, "pn.first", get("pn.first"));
   hdr.images = parse_count(path, "pn.images", get("pn.images"));
   hdr.checksum = get(kChecksumKey);

@@ -44,6 +44,10 @@ struct StatsIdentity {
   std::string preprocess;         // pn.preprocess: image folders' preprocessing; "none" for tensors
   std::string kernels;            // pn.kernels: the active kernel table (informational)
   int threads = 0;                // pn.threads: OpenMP threads (informational)
+  // Informational too, optional when reading (files written before they existed lack them):
+  std::string model_path;         // pn.model_path: the --model file, absolute (merge-stats' default --model)
+  std::string arch;               // pn.arch: its --arch binding, if any
+  std::string shard;              // pn.shard: "I/N" for a file of fit-patterns --shard, else empty
 };
 
 struct StatsLayer {
