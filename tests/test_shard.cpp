@@ -11,6 +11,7 @@
 #include "pn/explain/patterns.h"
 #include "pn/io/npy.h"
 #include "pn/io/safetensors.h"
+#include "pn/nn/data_source.h"
 #include "pn/nn/model_io.h"
 #include "pn/nn/sequential.h"
 
@@ -196,6 +197,18 @@ TEST(ShardedStats, OwnReferencePointsAgreeOnlyToFloatRounding) {
   EXPECT_FALSE(same_sums(whole.stats()[1], merged, 1e-12));
   const auto a = whole.stats()[1].raw(), b = merged.raw();
   EXPECT_TRUE(close_arrays(a.sxy, b.sxy, 1e-5, "sxy"));
+}
+
+// fit-patterns' and quality's default batch: one batch's forward trace within the budget.
+TEST(DefaultBatch, KeepsOneBatchTraceUnderTheBudget) {
+  const nn::Sequential model = small_model(1);
+  // Traced floats per sample: input 2x8x8 = 128, conv1 5x4x4 = 80, relu1 80, flatten 80, fc1 12,
+  // relu2 12, fc2 3: 395 floats, 1580 bytes.
+  EXPECT_EQ(nn::batch_for_memory(model, 128, 1580 * 10), 10);
+  EXPECT_EQ(nn::batch_for_memory(model, 128, 1580 * 10 - 1), 9);
+  EXPECT_EQ(nn::batch_for_memory(model, 8, 1580 * 10), 8);
+  EXPECT_EQ(nn::batch_for_memory(model, 128, 100), 1);  // never zero
+  EXPECT_EQ(nn::batch_for_memory(model), 128);          // small models keep the old default
 }
 
 // --- the programs ------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ namespace {
 struct FitOptions {
   std::string model, arch, data, data_dir, estimator, out, preprocess = "auto";
   std::int64_t limit = 0;
-  std::int64_t batch = 128;
+  std::int64_t batch = 0;  // 0: nn::batch_for_memory
   std::uint64_t seed = 1;
   std::string checkpoint, shard, stats_out;
   std::int64_t checkpoint_every = 1000;
@@ -229,7 +229,7 @@ dist::Shard choose_part(const FitOptions& o) {
   return o.shard.empty() ? dist::Shard{} : dist::parse_shard(o.shard, "--shard");
 }
 
-int run_fit(const FitOptions& o) {
+int run_fit(FitOptions o) {
   namespace fs = std::filesystem;
   const auto t_run = std::chrono::steady_clock::now();
   const bool root = dist::is_root();
@@ -275,6 +275,7 @@ int run_fit(const FitOptions& o) {
     }
   }
   const nn::Sequential model = nn::load_model(o.model, o.arch);
+  if (o.batch == 0) o.batch = nn::batch_for_memory(model);
   const Source src = load_source(o, model);
   const std::int64_t n = src.n;
   if (n == 0) throw Error("--data '{}' holds no samples", o.data);
@@ -405,7 +406,9 @@ Runner add_fit_patterns(CLI::App& app) {
   sub->add_option("--data-dir", o->data_dir, "Fashion-MNIST folder");
   sub->add_option("--estimator", o->estimator, "linear, two_component, filter or random")->required();
   sub->add_option("--limit", o->limit, "Use the first N samples only")->check(CLI::PositiveNumber);
-  sub->add_option("--batch", o->batch, "Samples per forward pass")->check(CLI::Range(1, 65536));
+  sub->add_option("--batch", o->batch,
+                  "Samples per forward pass (default 128, fewer when one batch's trace would pass 2 GiB: 18 for VGG-16 at 224)")
+      ->check(CLI::Range(1, 65536));
   sub->add_option("--seed", o->seed, "Seed of the random estimator");
   sub->add_option("--out", o->out, "Patterns file to write (.safetensors)");
   sub->add_option("--stats-out", o->stats_out,

@@ -30,7 +30,7 @@ namespace {
 struct QualityOptions {
   std::string model, arch, data, data_dir, estimators = "random,filter,linear,two_component", out, preprocess = "auto";
   std::int64_t limit = 0;
-  std::int64_t batch = 128;
+  std::int64_t batch = 0;  // 0: nn::batch_for_memory
   double ridge = 1e-6;
   std::uint64_t seed = 1;
 };
@@ -101,7 +101,8 @@ int run_quality(const QualityOptions& o) {
     };
   }
   const std::vector<explain::QualityRow> rows =
-      explain::quality_per_layer(model, {fit_x, v_x, eval_x}, estimators, o.ridge, o.seed, o.batch, parts);
+      explain::quality_per_layer(model, {fit_x, v_x, eval_x}, estimators, o.ridge, o.seed,
+                                 o.batch > 0 ? o.batch : nn::batch_for_memory(model), parts);
   if (!dist::is_root()) return 0;
   fmt::print("{:<12}", "layer");
   for (auto e : estimators) fmt::print(" {:>22}", fmt::format("{} mean/median", explain::estimator_name(e)));
@@ -128,7 +129,8 @@ Runner add_quality(CLI::App& app) {
   sub->add_option("--data-dir", o->data_dir, "Fashion-MNIST folder");
   sub->add_option("--estimators", o->estimators, "Comma-separated: random, filter, linear, two_component");
   sub->add_option("--limit", o->limit, "At most N samples per split")->check(CLI::PositiveNumber);
-  sub->add_option("--batch", o->batch, "Samples per forward pass")->check(CLI::Range(1, 65536));
+  sub->add_option("--batch", o->batch, "Samples per forward pass (default 128, fewer for large inputs, as fit-patterns)")
+      ->check(CLI::Range(1, 65536));
   sub->add_option("--ridge", o->ridge, "Ridge of the read-out, relative to the mean input variance")->check(CLI::PositiveNumber);
   sub->add_option("--seed", o->seed, "Seed of the random estimator");
   sub->add_option("--out", o->out, "CSV file to write")->required();

@@ -77,4 +77,11 @@ Preprocess choose_preprocess(const std::string& name, const std::string& arch, c
   return model.input_shape().rank() == 3 && model.input_shape().dim(0) == 1 ? Preprocess::unit : Preprocess::caffe;
 }
 
+std::int64_t batch_for_memory(const Sequential& model, std::int64_t max_batch, std::int64_t budget_bytes) {
+  std::int64_t floats = model.input_shape().numel();
+  for (std::size_t i = 0; i < model.size(); ++i) floats += model.output_shape(i).numel();
+  const std::int64_t per_sample = std::max<std::int64_t>(1, floats) * static_cast<std::int64_t>(sizeof(float));
+  return std::clamp<std::int64_t>(budget_bytes / per_sample, 1, max_batch);
+}
+
 }  // namespace pn::nn
