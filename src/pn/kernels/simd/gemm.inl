@@ -366,7 +366,7 @@ inline void skinny_dots(const GemmArgs& g, std::int64_t j0, std::int64_t j1) {
 // the thread's slice of C (in L2: 50 KB for fc6 at batch 1), so C is loaded and stored a quarter as
 // often and each B row is read as one long contiguous run, which the prefetchers follow. (Cutting
 // the columns into L1-sized chunks instead made every B row a series of short runs 100 KB apart and
-// measured 1.5x slower, bench/README.md.)
+// measured 1.5x slower in an A/B run of bench_gemm's fc6 batch-1 cases.)
 template <int M>
 inline void skinny_axpy(const GemmArgs& g, std::int64_t j0, std::int64_t j1) {
   constexpr int W = Vec::width;
