@@ -347,13 +347,14 @@ int run_fit(FitOptions o) {
     bar.finish();
     const double secs = bar.elapsed_seconds();
     const double rate = static_cast<double>(range.end - start) / std::max(1e-9, secs);
+    const int digits = rate < 10 ? 2 : 0;  // VGG-16 at 224 fits about one image per second
     if (start == range.end && range.size() > 0) {
       fmt::print("statistics from {} samples, all from the checkpoint\n", range.size());
     } else if (start > range.begin) {
-      fmt::print("statistics from {} samples: {} from the checkpoint, {} in {} ({:.0f} samples/s)\n", range.size(),
-                 start - range.begin, range.end - start, format_duration(secs), rate);
+      fmt::print("statistics from {} samples: {} from the checkpoint, {} in {} ({:.{}f} samples/s)\n", range.size(),
+                 start - range.begin, range.end - start, format_duration(secs), rate, digits);
     } else if (root) {
-      fmt::print("statistics from {} samples in {} ({:.0f} samples/s{})\n", range.size(), format_duration(secs), rate,
+      fmt::print("statistics from {} samples in {} ({:.{}f} samples/s{})\n", range.size(), format_duration(secs), rate, digits,
                  dist::size() > 1 ? " on rank 0" : "");
     }
     if (written > 0) {
