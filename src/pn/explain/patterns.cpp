@@ -53,7 +53,7 @@ Patterns load_patterns(const std::string& path) {
   nlohmann::json layers;
   try {
     layers = nlohmann::json::parse(meta.at("pn.layers"));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for numbers like 1e999
     throw Error("'{}': pn.layers is not valid JSON ({})", path, e.what());
   }
   if (!layers.is_array()) throw Error("'{}': pn.layers must be a list", path);
@@ -62,10 +62,14 @@ Patterns load_patterns(const std::string& path) {
     if (!l.is_object() || !l.contains("name") || !l["name"].is_string()) throw Error("'{}': a pn.layers entry lacks its name", path);
     LayerPatterns lp;
     lp.layer = l["name"].get<std::string>();
-    lp.rows = l.value("rows", 0.0);
-    lp.report.dead = l.value("dead", std::int64_t{0});
-    lp.report.dead_negative = l.value("dead_negative", std::int64_t{0});
-    lp.report.max_constraint_error = l.value("max_constraint_error", 0.0);
+    try {
+      lp.rows = l.value("rows", 0.0);
+      lp.report.dead = l.value("dead", std::int64_t{0});
+      lp.report.dead_negative = l.value("dead_negative", std::int64_t{0});
+      lp.report.max_constraint_error = l.value("max_constraint_error", 0.0);
+    } catch (const nlohmann::json::exception& e) {  // e.g. "dead": "many"
+      throw Error("'{}': pn.layers entry '{}' has a field of the wrong type ({})", path, lp.layer, e.what());
+    }
     lp.a = f.load(lp.layer + (two ? ".a_pos" : ".a"));
     if (two) lp.a_negative = f.load(lp.layer + ".a_neg");
     lp.report.neurons = lp.a.rank() > 0 ? lp.a.dim(0) : 0;

@@ -196,14 +196,15 @@ StatsHeader read_stats_header(const std::string& path) {
   nlohmann::json names;
   try {
     names = nlohmann::json::parse(get("pn.layers"));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for numbers like 1e999
     throw Error("'{}': pn.layers is not valid JSON ({})", path, e.what());
   }
   if (!names.is_array() || names.empty()) throw Error("'{}': pn.layers must be a non-empty list of layer names", path);
   std::size_t expected_tensors = 0;
   std::set<std::string> seen;
   for (const auto& n : names) {
-    if (!n.is_string()) throw Error("'{}': pn.layers must be a list of layer names, found {}", path, n.dump());
+    // The entry's type, not its text: a hostile entry may be nested thousands of levels deep.
+    if (!n.is_string()) throw Error("'{}': pn.layers must be a list of layer names, found a {}", path, n.type_name());
     StatsLayer l{n.get<std::string>(), 0, 0};
     if (!seen.insert(l.name).second) throw Error("'{}': layer '{}' appears twice in pn.layers", path, l.name);
     const auto tensor = [&](const std::string& field) -> const io::SafetensorsEntry& {

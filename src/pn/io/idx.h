@@ -19,6 +19,9 @@ struct IdxArray {
 
 // Reads a gzip-compressed (or plain) IDX file of unsigned bytes. Errors name the file and what
 // is wrong: a corrupt gzip stream, a bad magic number, dimensions that disagree with the data.
+// Limits against hostile files: at most max_elements elements (product checked without overflow),
+// no more declared bytes than the file could decompress to (deflate's 1032:1 ratio), and memory
+// that grows with the bytes actually decompressed, never past the declared size.
 IdxArray read_idx(const std::string& path, std::int64_t max_elements = std::int64_t{1} << 32);
 
 inline constexpr const char* kFashionMnistDefaultDir = "/usr/share/datasets/fashion-mnist";

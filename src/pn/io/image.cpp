@@ -27,6 +27,62 @@ struct StbiFree {
   void operator()(unsigned char* p) const { stbi_image_free(p); }
 };
 
+// The dimensions of an image about to be decoded (from its header) or just decoded.
+void check_image_size(const std::string& path, int w, int h) {
+  if (w < 1 || h < 1) throw Error("cannot decode image file '{}': it claims a size of {}x{} pixels", path, w, h);
+  if (w > kMaxImageSide || h > kMaxImageSide ||
+      static_cast<std::int64_t>(w) * static_cast<std::int64_t>(h) > kMaxImagePixels) {
+    throw Error("image file '{}' is {}x{} pixels, more than patternnet reads (at most {} per side and {} pixels in all)",
+                path, w, h, kMaxImageSide, kMaxImagePixels);
+  }
+}
+
+// stb_image 2.27 (Debian 12's libstb) trusts the symbol counts of a JPEG Huffman table (DHT
+// segment): counts adding up to more than 256 make it write past its tables, corrupting memory
+// (found by fuzz/fuzz_image). Such a table is invalid JPEG, so the segments are walked here, the way
+// stb reads them, and the file is refused before stb sees it. Leaves f at its start.
+void check_jpeg_huffman_tables(std::FILE* f, const std::string& path) {
+  const auto get = [f] { return std::getc(f); };  // EOF past the end, where stb reads zeros
+  if (get() != 0xFF || get() != 0xD8) {
+    std::rewind(f);
+    return;
+  }
+  int c = get();
+  while (c != EOF) {
+    if (c != 0xFF) {  // entropy-coded data between markers
+      c = get();
+      continue;
+    }
+    int m = get();
+    while (m == 0xFF) m = get();  // fill bytes
+    if (m == EOF || m == 0xD9) break;  // end of image
+    if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {  // stuffed zero, TEM, RSTn, SOI: no length
+      c = get();
+      continue;
+    }
+    const int hi = get(), lo = get();
+    if (lo == EOF) break;
+    long remaining = ((hi << 8) | lo) - 2;
+    if (m == 0xC4) {
+      // As stb does: tables follow one another while the segment has bytes left.
+      while (remaining > 0) {
+        (void)get();  // table class and index
+        int symbols = 0;
+        for (int k = 0; k < 16; ++k) symbols += std::max(get(), 0);
+        if (symbols > 256) {
+          throw Error("cannot decode image file '{}': a JPEG Huffman table declares {} codes, more than 256", path, symbols);
+        }
+        for (int k = 0; k < symbols; ++k) (void)get();
+        remaining -= 17 + symbols;
+      }
+    } else if (remaining > 0 && std::fseek(f, remaining, SEEK_CUR) != 0) {
+      break;
+    }
+    c = get();
+  }
+  std::rewind(f);
+}
+
 const char* stb_reason() {
   const char* reason = stbi_failure_reason();
   return reason ? reason : "no reason given";
@@ -112,12 +168,20 @@ Tensor read_image(const std::string& path) {
   // fopen succeeds on a folder on Linux; stb would then call it an "unknown image type".
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw Error("cannot read image file '{}': it is a folder", path);
+  check_jpeg_huffman_tables(file.get(), path);
   int w = 0, h = 0, channels_in_file = 0;
+  // The header first (stbi_info reads it and rewinds the file): a few bytes claiming a huge image
+  // would otherwise make the decoder allocate, and fill, the whole of it.
+  if (!stbi_info_from_file(file.get(), &w, &h, &channels_in_file)) {
+    throw Error("cannot decode image file '{}' (expected PNG, JPEG or BMP): {}", path, stb_reason());
+  }
+  check_image_size(path, w, h);
   // Asking for 3 components makes stb convert gray, gray+alpha and RGBA to RGB.
   const std::unique_ptr<unsigned char, StbiFree> pixels(stbi_load_from_file(file.get(), &w, &h, &channels_in_file, 3));
   if (!pixels) {
     throw Error("cannot decode image file '{}' (expected PNG, JPEG or BMP): {}", path, stb_reason());
   }
+  check_image_size(path, w, h);  // the decoder reads the header again; it must agree
   const std::int64_t height = h, width = w, plane = height * width;
   Tensor out(Shape{3, height, width});
   const unsigned char* p = pixels.get();

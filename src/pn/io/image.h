@@ -17,8 +17,15 @@ namespace pn::io {
 // HDR, PIC) -> float32 (3, H, W), RGB, values 0..255. Gray images are copied into all three
 // channels; an alpha channel is dropped (not composited); 16-bit PNGs are reduced to 8 bits;
 // JPEG EXIF orientation is not applied. A missing, unreadable or corrupt file is a pn::Error that
-// names the file and quotes the decoder's reason.
+// names the file and quotes the decoder's reason. The size is read from the header and checked
+// before decoding: at most kMaxImageSide pixels per side and kMaxImagePixels in all.
 Tensor read_image(const std::string& path);
+
+// 2^26 pixels (a 64-megapixel photo) is a (3, H, W) float tensor of 768 MiB plus 192 MiB of
+// decoded bytes; far larger than the paper's 224x224 inputs, yet a header that claims more (a few
+// bytes can) cannot make the reader allocate gigabytes.
+inline constexpr int kMaxImageSide = 16384;
+inline constexpr std::int64_t kMaxImagePixels = std::int64_t{1} << 26;
 
 // Bilinear resampling of each channel of a (C, H, W) tensor to (C, h, w) with half-pixel centres:
 // output pixel (i, j) samples the input at ((i + 0.5) H/h - 0.5, (j + 0.5) W/w - 0.5), clamped to

@@ -14,7 +14,11 @@ namespace pn::io {
 namespace {
 
 constexpr char kMagic[] = "\x93NUMPY";
+// NumPy itself writes headers of a few hundred bytes; the limit only stops a 4 GiB length field
+// (format 2.0 and 3.0) from allocating before anything is checked.
 constexpr std::size_t kMaxHeader = 1 << 20;
+// Error messages quote the header; a long one is cut, as it is hostile rather than informative.
+constexpr std::size_t kQuotedHeader = 200;
 
 // The header is a Python dict literal such as
 //   {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
@@ -25,7 +29,8 @@ struct HeaderParser {
   std::size_t i = 0;
 
   [[noreturn]] void fail(const char* what) const {
-    throw Error("'{}': malformed .npy header ({} at character {}): {}", path, what, i, s);
+    throw Error("'{}': malformed .npy header ({} at character {}): {}{}", path, what, i, s.substr(0, kQuotedHeader),
+                s.size() > kQuotedHeader ? "..." : "");
   }
   void skip() {
     while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
@@ -64,7 +69,10 @@ Tensor read_npy(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("cannot open .npy file '{}': {}", path, std::strerror(errno));
   in.seekg(0, std::ios::end);
-  const auto file_size = static_cast<std::uint64_t>(in.tellg());
+  const std::streamoff end = in.tellg();
+  // The header and the data are checked against this size before anything is allocated.
+  if (end < 0) throw Error("cannot read .npy file '{}': its size is unknown (not a regular file?)", path);
+  const auto file_size = static_cast<std::uint64_t>(end);
   in.seekg(0);
   unsigned char pre[10];
   in.read(reinterpret_cast<char*>(pre), 8);
@@ -83,7 +91,11 @@ Tensor read_npy(const std::string& path) {
   } else {
     throw Error("'{}': unsupported .npy format version {}.{}", path, major, static_cast<int>(pre[7]));
   }
-  if (!in || header_len > kMaxHeader || preamble + header_len > file_size) {
+  if (!in) throw Error("'{}': .npy file of {} bytes ends inside its preamble", path, file_size);
+  if (header_len > kMaxHeader) {
+    throw Error("'{}': .npy header of {} bytes exceeds the limit of {} bytes", path, header_len, kMaxHeader);
+  }
+  if (preamble + header_len > file_size) {
     throw Error("'{}': .npy header length {} does not fit the {}-byte file", path, header_len, file_size);
   }
   std::string header(header_len, '\0');
@@ -92,11 +104,16 @@ Tensor read_npy(const std::string& path) {
   HeaderParser p{header, path};
   std::string descr;
   bool fortran = false, have_descr = false, have_fortran = false, have_shape = false;
-  Shape shape;
+  std::vector<std::int64_t> dims;
+  std::int64_t n = 1;  // product of dims, checked as it grows
   p.expect('{');
   while (!p.eat('}')) {
     const std::string key = p.string_lit();
     p.expect(':');
+    // A repeated key would silently replace (or, for the shape, extend) the first one.
+    if ((key == "descr" && have_descr) || (key == "fortran_order" && have_fortran) || (key == "shape" && have_shape)) {
+      throw Error("'{}': .npy header key '{}' appears twice", path, key);
+    }
     if (key == "descr") {
       descr = p.string_lit();
       have_descr = true;
@@ -112,8 +129,9 @@ Tensor read_npy(const std::string& path) {
         if (w.empty() || w.size() > 15 || !std::all_of(w.begin(), w.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
           p.fail("shape entries must be non-negative integers");
         }
-        if (shape.rank() == kMaxRank) throw Error("'{}': array has more than {} dimensions", path, kMaxRank);
-        shape.push_back(std::stoll(w));
+        if (static_cast<int>(dims.size()) == kMaxRank) throw Error("'{}': array has more than {} dimensions", path, kMaxRank);
+        dims.push_back(std::stoll(w));  // at most 15 digits: fits
+        n = checked_mul(n, dims.back(), fmt::format("'{}': .npy shape", path).c_str());
         if (!p.eat(',')) {
           p.expect(')');
           break;
@@ -139,18 +157,21 @@ Tensor read_npy(const std::string& path) {
     throw Error("'{}': dtype '{}' is not supported; patternnet reads little-endian float32 ('<f4') or float64 ('<f8')",
                 path, descr);
   }
-  const std::uint64_t n = static_cast<std::uint64_t>(shape.numel());
+  const Shape shape = Shape::from_range(dims.begin(), dims.end());
   const std::uint64_t data = file_size - preamble - header_len;
-  if (n > data / esize || n * esize != data) {
-    throw Error("'{}': shape {} of {} needs {} bytes of data, the file has {}", path, shape, descr, n * esize, data);
+  // Compared with the file before allocating: the data must be exactly n elements.
+  std::uint64_t need = 0;
+  if (__builtin_mul_overflow(static_cast<std::uint64_t>(n), esize, &need)) {
+    throw Error("'{}': shape {} of {} needs more than 2^64 bytes of data, the file has {}", path, shape, descr, data);
   }
+  if (need != data) throw Error("'{}': shape {} of {} needs {} bytes of data, the file has {}", path, shape, descr, need, data);
   Tensor t(shape);
   if (esize == 4) {
-    in.read(reinterpret_cast<char*>(t.data()), static_cast<std::streamsize>(n * 4));
+    in.read(reinterpret_cast<char*>(t.data()), static_cast<std::streamsize>(need));
   } else {
-    std::vector<double> d(n);
-    in.read(reinterpret_cast<char*>(d.data()), static_cast<std::streamsize>(n * 8));
-    for (std::uint64_t i = 0; i < n; ++i) t[static_cast<std::int64_t>(i)] = static_cast<float>(d[i]);
+    std::vector<double> d(static_cast<std::size_t>(n));
+    in.read(reinterpret_cast<char*>(d.data()), static_cast<std::streamsize>(need));
+    for (std::int64_t i = 0; i < n; ++i) t[i] = static_cast<float>(d[static_cast<std::size_t>(i)]);
   }
   if (!in) throw Error("'{}': could not read the array data", path);
   return t;

@@ -67,11 +67,15 @@ SafetensorsReader::SafetensorsReader(std::string path) : path_(std::move(path)) 
   std::ifstream in(path_, std::ios::binary);
   if (!in) throw Error("cannot open safetensors file '{}': {}", path_, std::strerror(errno));
   in.seekg(0, std::ios::end);
-  const auto file_size = static_cast<std::uint64_t>(in.tellg());
+  const std::streamoff end = in.tellg();
+  // Every size below is checked against this one, so it must be a real size (a pipe has none).
+  if (end < 0) throw Error("cannot read safetensors file '{}': its size is unknown (not a regular file?)", path_);
+  const auto file_size = static_cast<std::uint64_t>(end);
   in.seekg(0);
   if (file_size < 8) throw Error("'{}' is not a safetensors file: {} bytes, shorter than the 8-byte header length", path_, file_size);
   unsigned char len_bytes[8];
   in.read(reinterpret_cast<char*>(len_bytes), 8);
+  if (!in) throw Error("cannot read safetensors file '{}': {}", path_, std::strerror(errno));
   const std::uint64_t header_len = read_le64(len_bytes);
   if (header_len > kMaxSafetensorsHeader) {
     throw Error("'{}': safetensors header of {} bytes exceeds the limit of {} bytes", path_, header_len,
@@ -89,7 +93,7 @@ SafetensorsReader::SafetensorsReader(std::string path) : path_(std::move(path)) 
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(header);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for numbers like 1e999
     throw Error("'{}': the safetensors header is not valid JSON ({})", path_, e.what());
   }
   if (!j.is_object()) throw Error("'{}': the safetensors header must be a JSON object", path_);
@@ -128,9 +132,13 @@ SafetensorsReader::SafetensorsReader(std::string path) : path_(std::move(path)) 
     for (const auto& d : shape) {
       if (!d.is_number_unsigned()) throw Error("'{}': tensor '{}': shape entries must be non-negative integers", path_, name);
       const auto dim = d.get<std::uint64_t>();
+      // numel * dim <= data_size_ keeps every product below the file size, so nothing can wrap.
+      // The message names the dimension rather than quoting shape.dump(): the rest of the array is
+      // unchecked, and dumping a deeply nested value recurses once per level.
       if (dim > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) ||
           (dim != 0 && numel > data_size_ / dim)) {
-        throw Error("'{}': tensor '{}': shape {} is larger than the file", path_, name, shape.dump());
+        throw Error("'{}': tensor '{}': shape dimension {} ({}) makes it larger than the file ({} bytes of data)", path_,
+                    name, e.shape.rank(), dim, data_size_);
       }
       numel *= dim;
       e.shape.push_back(static_cast<std::int64_t>(dim));
@@ -152,6 +160,10 @@ SafetensorsReader::SafetensorsReader(std::string path) : path_(std::move(path)) 
     entries_.push_back(std::move(e));
   }
 
+  // nlohmann::json keeps object keys sorted, so entries_ already is; sorting again costs little and
+  // keeps find()'s binary search correct should the JSON type ever change.
+  std::sort(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+
   // The data section must be covered exactly once: no overlaps, no holes.
   std::vector<const SafetensorsEntry*> by_offset;
   for (const auto& e : entries_) by_offset.push_back(&e);
@@ -169,10 +181,12 @@ SafetensorsReader::SafetensorsReader(std::string path) : path_(std::move(path)) 
   }
 }
 
+// Binary search: callers look up every tensor by name, and a hostile header may declare millions
+// of (empty) tensors, which would make a linear search quadratic.
 const SafetensorsEntry* SafetensorsReader::find(const std::string& name) const {
-  for (const auto& e : entries_)
-    if (e.name == name) return &e;
-  return nullptr;
+  const auto it = std::lower_bound(entries_.begin(), entries_.end(), name,
+                                   [](const SafetensorsEntry& e, const std::string& n) { return e.name < n; });
+  return it != entries_.end() && it->name == name ? &*it : nullptr;
 }
 
 void SafetensorsReader::read_bytes(std::uint64_t offset, void* out, std::uint64_t bytes) const {

@@ -2,10 +2,11 @@
 // Layout: an 8-byte little-endian header length, a JSON header mapping each tensor name to
 // {"dtype", "shape", "data_offsets": [begin, end]} (offsets relative to the data section) plus an
 // optional "__metadata__" object of strings, then the data. Chapter 2.
-// The reader validates everything against the file size before allocating: header size, dtype,
-// rank, element count, offsets inside the data section, byte counts that match dtype x shape, and
-// no overlapping or missing bytes. It converts F32/F64/F16/BF16 to float32. The writer writes F32
-// (and F64 for statistics) atomically.
+// The reader validates everything against the file size before allocating: header size (at most
+// kMaxSafetensorsHeader), dtype, rank (at most kMaxRank), element count (every partial product of
+// the shape stays below the data size, so no product can overflow), offsets inside the data
+// section, byte counts that match dtype x shape, and no overlapping or missing bytes. It converts
+// F32/F64/F16/BF16 to float32. The writer writes F32 (and F64 for statistics) atomically.
 #pragma once
 
 #include "pn/core/tensor.h"
@@ -32,7 +33,7 @@ public:
   explicit SafetensorsReader(std::string path);
 
   const std::string& path() const { return path_; }
-  const std::vector<SafetensorsEntry>& entries() const { return entries_; }  // in file order
+  const std::vector<SafetensorsEntry>& entries() const { return entries_; }  // sorted by name
   const SafetensorsEntry* find(const std::string& name) const;
   bool contains(const std::string& name) const { return find(name) != nullptr; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }

@@ -252,11 +252,32 @@ std::string Sequential::architecture_json() const {
   return j.dump();
 }
 
+namespace {
+
+// Limits of a pn.architecture read from a file, checked before any parameter is allocated. VGG-16,
+// the largest network of the paper, has 39 layers, 138M parameters (2^27.04) and at most 3.2M
+// values per sample after a layer; each limit leaves it room while keeping what a few bytes of
+// hostile JSON can make the reader allocate to 1 GiB.
+constexpr std::size_t kMaxArchitectureLayers = 1024;
+constexpr std::int64_t kMaxArchitectureParameters = std::int64_t{1} << 28;
+constexpr std::int64_t kMaxArchitectureActivation = std::int64_t{1} << 28;  // values per sample
+
+// A JSON value for an error message: scalars as written (cut when long), containers by kind and
+// size. dump() of a container would quote arbitrarily much text and recurse once per nesting level.
+std::string describe(const nlohmann::json& v) {
+  if (v.is_structured()) return fmt::format("{} of {} entries", v.type_name(), v.size());
+  std::string s = v.dump();
+  if (s.size() > 64) s = s.substr(0, 64) + "...";
+  return s;
+}
+
+}  // namespace
+
 Sequential Sequential::from_architecture_json(const std::string& text, const std::string& source) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for numbers like 1e999
     throw Error("{}: pn.architecture is not valid JSON ({})", source, e.what());
   }
   if (!j.is_object() || !j.contains("input") || !j.contains("layers")) {
@@ -268,30 +289,46 @@ Sequential Sequential::from_architecture_json(const std::string& text, const std
   const auto get_int = [&](const nlohmann::json& o, const char* key, const std::string& layer) -> std::int64_t {
     if (!o.contains(key)) throw Error("{}: layer '{}' lacks \"{}\"", source, layer, key);
     const auto& v = o.at(key);
-    if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() > (std::int64_t{1} << 31)) {
-      throw Error("{}: layer '{}': \"{}\" must be a non-negative integer, got {}", source, layer, key, v.dump());
+    // An unsigned value above 2^63 would turn negative in get<int64_t>(): test it unsigned first.
+    if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<std::uint64_t>() > (std::uint64_t{1} << 31)) ||
+        v.get<std::int64_t>() < 0 || v.get<std::int64_t>() > (std::int64_t{1} << 31)) {
+      throw Error("{}: layer '{}': \"{}\" must be an integer in 0..2^31, got {}", source, layer, key, describe(v));
     }
     return v.get<std::int64_t>();
   };
-  Shape input;
-  if (!j["input"].is_array() || (j["input"].size() != 1 && j["input"].size() != 3)) {
-    throw Error("{}: \"input\" must be [C, H, W] or [D], got {}", source, j["input"].dump());
+  const nlohmann::json& in_json = j.at("input");
+  if (!in_json.is_array() || (in_json.size() != 1 && in_json.size() != 3)) {
+    throw Error("{}: \"input\" must be [C, H, W] or [D], got {}", source, describe(in_json));
   }
-  for (const auto& d : j["input"]) {
+  Shape input;
+  for (const auto& d : in_json) {
     if (!d.is_number_integer() || d.get<std::int64_t>() <= 0 || d.get<std::int64_t>() > (1 << 20)) {
-      throw Error("{}: \"input\" dimensions must be positive integers, got {}", source, j["input"].dump());
+      throw Error("{}: \"input\" dimensions must be integers in 1..2^20, got {}", source, describe(d));
     }
     input.push_back(d.get<std::int64_t>());
   }
-  if (!j["layers"].is_array()) throw Error("{}: \"layers\" must be an array", source);
+  if (input.numel() > kMaxArchitectureActivation) {
+    throw Error("{}: \"input\" {} has {} values per sample, more than the limit of {}", source, input, input.numel(),
+                kMaxArchitectureActivation);
+  }
+  const nlohmann::json& layers = j.at("layers");
+  if (!layers.is_array()) throw Error("{}: \"layers\" must be an array", source);
+  if (layers.size() > kMaxArchitectureLayers) {
+    throw Error("{}: {} layers, more than the limit of {}", source, layers.size(), kMaxArchitectureLayers);
+  }
   std::vector<LayerSpec> specs;
-  for (const auto& o : j["layers"]) {
+  std::int64_t param_count = 0;
+  for (const auto& o : layers) {
     if (!o.is_object() || !o.contains("name") || !o["name"].is_string() || !o.contains("type") || !o["type"].is_string()) {
-      throw Error("{}: every layer needs a string \"name\" and \"type\", got {}", source, o.dump());
+      throw Error("{}: every layer needs a string \"name\" and \"type\", got {}", source, describe(o));
     }
     LayerSpec s;
     s.name = o["name"].get<std::string>();
-    s.kind = kind_from_name(o["type"].get<std::string>());
+    try {
+      s.kind = kind_from_name(o["type"].get<std::string>());
+    } catch (const Error& e) {
+      throw Error("{}: layer '{}': {}", source, s.name, e.what());
+    }
     std::set<std::string> allowed = {"name", "type"};
     switch (s.kind) {
       case Kind::conv2d:
@@ -313,11 +350,15 @@ Sequential Sequential::from_architecture_json(const std::string& text, const std
         s.kernel = get_int(o, "kernel", s.name);
         s.stride = o.contains("stride") ? get_int(o, "stride", s.name) : s.kernel;
         break;
-      case Kind::dropout:
+      case Kind::dropout: {
         allowed.insert("p");
         if (!o.contains("p") || !o["p"].is_number()) throw Error("{}: layer '{}' (dropout) needs a number \"p\"", source, s.name);
-        s.p = o["p"].get<float>();
+        // Range-checked before narrowing to float, so the message quotes the file's value.
+        const double p = o["p"].get<double>();
+        if (!(p >= 0.0 && p < 1.0)) throw Error("{}: layer '{}' (dropout): p must be in [0, 1), got {}", source, s.name, p);
+        s.p = static_cast<float>(p);
         break;
+      }
       case Kind::relu:
       case Kind::flatten: break;
     }
@@ -326,13 +367,35 @@ Sequential Sequential::from_architecture_json(const std::string& text, const std
         throw Error("{}: layer '{}' ({}) has an unknown key '{}'", source, s.name, kind_name(s.kind), it.key());
       }
     }
+    // The parameters are allocated when the network is built: count them first, without overflow
+    // (each factor is at most 2^31, and the running total stays below the limit).
+    if (s.has_params()) {
+      const std::string what = fmt::format("{}: layer '{}' parameter count", source, s.name);
+      std::int64_t count = checked_mul(s.out, s.in, what.c_str());
+      if (s.kind == Kind::conv2d) count = checked_mul(count, checked_mul(s.kernel, s.kernel, what.c_str()), what.c_str());
+      if (count > kMaxArchitectureParameters - param_count - s.out) {
+        throw Error("{}: layer '{}' brings the parameter count past the limit of {}", source, s.name,
+                    kMaxArchitectureParameters);
+      }
+      param_count += count + s.out;  // weight and bias
+    }
     specs.push_back(s);
   }
+  Sequential m;
   try {
-    return Sequential(input, std::move(specs));
+    m = Sequential(input, std::move(specs));
   } catch (const Error& e) {
     throw Error("{}: {}", source, e.what());
   }
+  // Activations are allocated per forward pass, batch times these sizes: bound them here, where the
+  // file is named, rather than in an allocation failure later.
+  for (std::size_t i = 0; i < m.size(); ++i) {
+    if (m.output_shape(i).numel() > kMaxArchitectureActivation) {
+      throw Error("{}: layer '{}' outputs {} = {} values per sample, more than the limit of {}", source,
+                  m.layer(i).spec.name, m.output_shape(i), m.output_shape(i).numel(), kMaxArchitectureActivation);
+    }
+  }
+  return m;
 }
 
 std::string Sequential::fingerprint() const {
