@@ -23,23 +23,39 @@ std::vector<std::string> StatsCollector::layer_names() const {
   return names;
 }
 
-void StatsCollector::set_reference(const Tensor& first_batch) {
-  model_.check_input(first_batch, "pattern statistics (reference batch)");
+namespace {
+
+// One forward pass of x; then, for every dense/conv layer k, conv(stats[k], geometry, input, z) or
+// rows(stats[k], input, z, row count), z being the layer's bias-inclusive output before any ReLU
+// (the next layer's input in the trace).
+template <class Conv, class Rows>
+void visit_layers(const nn::Sequential& model, const std::vector<std::size_t>& layers, std::vector<PatternStats>& stats,
+                  const Tensor& x, Conv conv, Rows rows) {
   nn::Trace trace;
-  model_.forward(first_batch, &trace);
-  for (std::size_t k = 0; k < layers_.size(); ++k) {
-    const std::size_t i = layers_[k];
-    const auto& spec = model_.layer(i).spec;
+  model.forward(x, &trace);
+  for (std::size_t k = 0; k < layers.size(); ++k) {
+    const std::size_t i = layers[k];
+    const auto& spec = model.layer(i).spec;
     const Tensor& in = trace.layers[i].input;
     const Tensor& z = i + 1 < trace.layers.size() ? trace.layers[i + 1].input : trace.output;
     if (spec.kind == nn::Kind::conv2d) {
       const auto g = kernels::make_conv_geom(in.dim(0), in.dim(1), in.dim(2), in.dim(3), spec.out, spec.kernel, spec.kernel,
                                              spec.stride, spec.padding);
-      stats_[k].set_reference_conv(g, in.data(), z.data());
+      conv(stats[k], g, in.data(), z.data());
     } else {
-      stats_[k].set_reference_rows(in.data(), z.data(), in.dim(0));
+      rows(stats[k], in.data(), z.data(), in.dim(0));
     }
   }
+}
+
+}  // namespace
+
+void StatsCollector::set_reference(const Tensor& first_batch) {
+  model_.check_input(first_batch, "pattern statistics (reference batch)");
+  visit_layers(
+      model_, layers_, stats_, first_batch,
+      [](PatternStats& s, const kernels::ConvGeom& g, const float* in, const float* z) { s.set_reference_conv(g, in, z); },
+      [](PatternStats& s, const float* in, const float* z, std::int64_t n) { s.set_reference_rows(in, z, n); });
 }
 
 void StatsCollector::add_batch(const Tensor& x) {
@@ -47,22 +63,10 @@ void StatsCollector::add_batch(const Tensor& x) {
   for (float v : x.values()) {
     if (!std::isfinite(v)) throw Error("pattern statistics: the input batch contains {} (NaN/Inf inputs are refused)", v);
   }
-  nn::Trace trace;
-  model_.forward(x, &trace);
-  for (std::size_t k = 0; k < layers_.size(); ++k) {
-    const std::size_t i = layers_[k];
-    const auto& spec = model_.layer(i).spec;
-    const Tensor& in = trace.layers[i].input;
-    // The layer's output, bias included and before any ReLU, is the next layer's input.
-    const Tensor& z = i + 1 < trace.layers.size() ? trace.layers[i + 1].input : trace.output;
-    if (spec.kind == nn::Kind::conv2d) {
-      const auto g = kernels::make_conv_geom(in.dim(0), in.dim(1), in.dim(2), in.dim(3), spec.out, spec.kernel, spec.kernel,
-                                             spec.stride, spec.padding);
-      stats_[k].accumulate_conv(g, in.data(), z.data());
-    } else {
-      stats_[k].accumulate_rows(in.data(), z.data(), in.dim(0));
-    }
-  }
+  visit_layers(
+      model_, layers_, stats_, x,
+      [](PatternStats& s, const kernels::ConvGeom& g, const float* in, const float* z) { s.accumulate_conv(g, in, z); },
+      [](PatternStats& s, const float* in, const float* z, std::int64_t n) { s.accumulate_rows(in, z, n); });
   images_ += static_cast<double>(x.dim(0));
 }
 
