@@ -6,11 +6,12 @@
 //   grid_<net>.csv             per image and explanation: label, target, prediction, confidence and
 //                              summary statistics of the explanation;
 //   summary.md                 setup, the LRP variant, what to look at, and what the numbers say.
-// Every explanation is of the predicted class (the largest logit, paper §7.3). Textbook chapter 9.
+// Every explanation is of the predicted class (the largest logit, paper §7.3). Textbook chapter 8.
 //   fig5_method_grid [--quick] [--out DIR] [--models DIR] [--nets cnn,vgg16-32] [--model M --images DIR]
 #include "common.h"
 
 #include "pn/core/error.h"
+#include "pn/core/progress.h"
 #include "pn/explain/explain.h"
 #include "pn/explain/fit_patterns.h"
 #include "pn/io/image.h"
@@ -177,11 +178,13 @@ FittedPatterns fit_all(const Options& o, const GridOptions& g, const Network& ne
   ex::StatsCollector collector(net.model, false, true);
   const nn::DataSource src = nn::DataSource::from_tensor(std::move(train.x));
   constexpr std::int64_t kBatch = 128;
+  Progress progress(fmt::format("pattern statistics ({})", net.name), src.size(), "images");
   for (std::int64_t b = 0; b < src.size(); b += kBatch) {
-    collector.add_batch(src.batch(b, std::min(src.size(), b + kBatch)));
-    fmt::print(stderr, "\rpattern statistics ({}): {}/{} images", net.name, std::min(src.size(), b + kBatch), src.size());
+    const std::int64_t e = std::min(src.size(), b + kBatch);
+    collector.add_batch(src.batch(b, e));
+    progress.advance(e - b);
   }
-  fmt::print(stderr, "\n");
+  progress.finish();
   const double stats_done = seconds_since(t0);
   p.linear = ex::fit_patterns(net.model, &collector, ex::Estimator::linear);
   p.two_component = ex::fit_patterns(net.model, &collector, ex::Estimator::two_component);

@@ -1,4 +1,4 @@
-// The method montage of `patternnet explain --methods` (chapters 7 and 9): the shared forward pass
+// The method montage of `patternnet explain --methods` (chapters 4 and 8): the shared forward pass
 // (explain::trace_forward + Explainer::explain_traced) gives every method the bits it gives when
 // run alone; the compiled-in ImageNet class names; the montage layout; and the program itself on a
 // randomly initialised Fashion-MNIST `cnn` (written here, so no data set or training is needed):

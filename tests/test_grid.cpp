@@ -1,4 +1,4 @@
-// pn::viz image grids (chapter 9): the layout, the composition of the cells, the refusals, and the
+// pn::viz image grids (chapter 8): the layout, the composition of the cells, the refusals, and the
 // PNG gnuplot's text is drawn into. The last suite checks the output of `fig5_method_grid --quick`
 // when PN_FIG5_DIR names its folder (the quick-mode ctest sets it; otherwise it is skipped).
 #include "pn/core/error.h"

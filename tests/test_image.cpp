@@ -1,4 +1,4 @@
-// Chapter 7 (paper §7.2 and §7.4): image files and explanation heatmaps. PNG round trips and the
+// Chapter 4 (paper §7.2 and §7.4): image files and explanation heatmaps. PNG round trips and the
 // conversions of gray, gray+alpha, RGBA, BMP and JPEG inputs; bilinear resizing against values
 // worked out by hand; centre crops; the 'seismic' table against a float64 evaluation of its
 // definition; the exact bytes of signal and attribution images; and the refusals (missing,

@@ -1,4 +1,4 @@
-// The explanation rules and methods (chapters 7 and 8): every kernel-layer rule against the dense-
+// The explanation rules and methods (chapters 4 and 7): every kernel-layer rule against the dense-
 // matrix oracle (tests/oracle/rules_oracle.h) on conv (stride 2, padding) and dense layers; the
 // gradient against autograd and float64 central differences through overlapping max-pooling; the
 // identities of spec §3 (PatternNet with a := w, PatternAttribution with a := w, conservation on a

@@ -1,4 +1,4 @@
-// Sharded and distributed pattern fitting (chapter 12): shards are whole batches and cover every
+// Sharded and distributed pattern fitting (chapter 11): shards are whole batches and cover every
 // sample once; statistics collected in parts about the first batch's reference points merge into
 // the single pass's sums to 1e-12 (relative to each array's largest value); `fit-patterns --shard`
 // + `merge-stats` and `mpirun -np 3 patternnet fit-patterns` / `quality` give what one process

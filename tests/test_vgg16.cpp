@@ -1,4 +1,4 @@
-// The full VGG-16 at 224x224 without downloads (chapter 11): a narrowed copy (every width divided by
+// The full VGG-16 at 224x224 without downloads (chapter 9): a narrowed copy (every width divided by
 // kWidthDivisor, the topology, the 224x224 input and the 1000 classes unchanged) with seeded random
 // weights, written here in the two PyTorch layouts a user converts real weights from — torchvision's
 // `vgg16` state dict and timm's `vgg16.tv_in1k` — and loaded through nn::load_model(path, "vgg16").

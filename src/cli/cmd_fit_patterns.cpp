@@ -3,7 +3,7 @@
 // --checkpoint the statistics are saved periodically (explain/stats_checkpoint.h), and --resume
 // continues an interrupted run to the same bits an uninterrupted one would give. With --shard I/N
 // it collects one shard's statistics for `merge-stats`; under mpirun every rank takes one shard
-// and rank 0 sums them (dist/, chapter 12).
+// and rank 0 sums them (dist/, chapter 11).
 #include "cli/commands.h"
 #include "cli/pattern_report.h"
 #include "pn/dist/mpi.h"

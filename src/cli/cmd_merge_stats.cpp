@@ -2,7 +2,7 @@
 // Each part is a statistics file of `fit-patterns --shard I/N --stats-out`; the parts must come
 // from the same model, estimator, data and preprocessing and together cover every sample exactly
 // once. Their sums are merged (PatternStats::merge) and the patterns fitted from the total, as
-// fit-patterns would on the whole data set. Chapter 12.
+// fit-patterns would on the whole data set. Chapter 11.
 #include "cli/commands.h"
 #include "cli/pattern_report.h"
 #include "pn/core/atomic_file.h"

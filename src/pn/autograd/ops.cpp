@@ -67,11 +67,13 @@ Var avgpool2d(const Var& x, ops::PoolSpec spec) {
   });
 }
 
+// [book:relu]
 Var relu(const Var& x) {
   return Var::make(ops::relu_forward(x.value()), "relu", {x}, [](Node& self) {
     self.parents[0]->accumulate(ops::relu_backward(self.grad, self.parents[0]->value));
   });
 }
+// [/book:relu]
 
 Var flatten(const Var& x) {
   const Shape in = x.shape();

@@ -1,7 +1,7 @@
 // The processes of one run. patternnet is one process unless it was built with MPI (cmake
 // -DPN_MPI=ON, the default when Open MPI's development files are installed) and started by an MPI
 // launcher (`mpirun -np K patternnet ...`, srun); then `fit-patterns` and `quality` split their
-// data over the K ranks and sum the statistics onto rank 0 (chapter 12).
+// data over the K ranks and sum the statistics onto rank 0 (chapter 11).
 //
 // The collectives below are the only MPI calls in the project. Without MPI they are the identity
 // of a one-process world, so callers have one code path.

@@ -1,4 +1,4 @@
-// Summing pattern statistics over MPI ranks (chapter 12). Every rank collected the sums of its own
+// Summing pattern statistics over MPI ranks (chapter 11). Every rank collected the sums of its own
 // shard about the same reference points (StatsCollector::set_reference); the sums of all ranks are
 // then added element-wise onto rank 0, in double, which is exactly PatternStats::merge for
 // parts that share a reference point.

@@ -29,6 +29,7 @@ Shard parse_shard(const std::string& text, const char* flag) {
   return s;
 }
 
+// [book:shard_range]
 Range shard_range(std::int64_t n, std::int64_t batch, Shard s) {
   if (n < 0 || batch < 1) throw Error("shard_range: needs n >= 0 and batch >= 1, got n = {}, batch = {}", n, batch);
   if (s.count < 1 || s.index < 0 || s.index >= s.count) throw Error("shard_range: invalid shard {}", s.text());
@@ -39,5 +40,6 @@ Range shard_range(std::int64_t n, std::int64_t batch, Shard s) {
   const std::int64_t b0 = first_batch(s.index), b1 = first_batch(s.index + 1);
   return {std::min(n, b0 * batch), std::min(n, b1 * batch)};
 }
+// [/book:shard_range]
 
 }  // namespace pn::dist

@@ -1,5 +1,5 @@
 // Splitting a data set into shards: contiguous runs of whole batches, so that the parts together
-// form exactly the batches of a single pass (chapter 12). Used by `fit-patterns --shard`, by MPI
+// form exactly the batches of a single pass (chapter 11). Used by `fit-patterns --shard`, by MPI
 // ranks and by `merge-stats`'s completeness check.
 #pragma once
 

@@ -154,6 +154,7 @@ std::vector<std::vector<std::int64_t>> orders_from_attributions(const Tensor& at
   return orders;
 }
 
+// [book:perturb]
 Tensor perturb(const Tensor& image, std::span<const std::int64_t> order, std::int64_t n, std::int64_t patch) {
   const ImageDims d = image_dims(image, 3, "perturb", "an image");
   const PatchGrid g = patch_grid(d.height, d.width, patch);
@@ -164,6 +165,7 @@ Tensor perturb(const Tensor& image, std::span<const std::int64_t> order, std::in
   for (std::int64_t i = 0; i < n; ++i) replace_patch(out.data(), d, g.rect(order[static_cast<std::size_t>(i)]));
   return out;
 }
+// [/book:perturb]
 
 double softmax_probability(std::span<const float> logits, std::int64_t t) {
   if (t < 0 || t >= static_cast<std::int64_t>(logits.size())) {
@@ -175,6 +177,7 @@ double softmax_probability(std::span<const float> logits, std::int64_t t) {
   return std::exp(static_cast<double>(logits[static_cast<std::size_t>(t)]) - m) / z;
 }
 
+// [book:aopc]
 double aopc(std::span<const double> mean_probability) {
   if (mean_probability.empty()) throw Error("aopc: the curve has no points (not even n = 0)");
   const std::size_t steps = mean_probability.size() - 1;
@@ -183,6 +186,7 @@ double aopc(std::span<const double> mean_probability) {
   for (std::size_t n = 1; n <= steps; ++n) s += mean_probability[0] - mean_probability[n];
   return s / static_cast<double>(steps);
 }
+// [/book:aopc]
 
 std::vector<double> Curve::mean_probability() const {
   if (images() == 0) throw Error("degradation curve: no images to average over");

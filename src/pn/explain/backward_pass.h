@@ -1,4 +1,4 @@
-// The one layer-wise backward pass every explanation method shares. Chapter 7 (paper §3.2).
+// The one layer-wise backward pass every explanation method shares. Chapter 4 (paper §3.2).
 // From a start signal at the network's output it walks the layers from last to first and lets
 // the method's table pick each layer's rule; the trace of the forward pass supplies every layer's
 // input, the ReLU pre-activations and the max-pooling switches. Patterns (for PatternNet and

@@ -9,6 +9,7 @@
 
 namespace pn::explain {
 
+// [book:two_component]
 TwoComponentPattern two_component_pattern(const PatternStats& stats, const Tensor& w, FitReport& report) {
   const std::int64_t o = w.dim(0), d = w.numel() / o;
   report.neurons = o;
@@ -24,5 +25,6 @@ TwoComponentPattern two_component_pattern(const PatternStats& stats, const Tenso
   r.negative = normalise_patterns(neg, w, report.dead_negative, report.max_constraint_error);
   return r;
 }
+// [/book:two_component]
 
 }  // namespace pn::explain

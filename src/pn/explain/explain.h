@@ -1,5 +1,5 @@
 // explain(): one forward pass with a trace, the start signal at each sample's target, and the
-// method's backward pass (several of them for SmoothGrad and Integrated Gradients). Chapter 7.
+// method's backward pass (several of them for SmoothGrad and Integrated Gradients). Chapter 4.
 // The softmax is never explained: models end with their logits.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Explanation methods as tables of backward rules. Chapters 7 and 8 (paper §3).
+// Explanation methods as tables of backward rules. Chapters 4 and 7 (paper §3).
 // A Method names the family (function, signal, attribution), the value the backward pass starts
 // with at the explained output, and the rule for each layer kind (the first kernel layer may
 // differ). Nothing here walks the network: backward_pass.h does that once for every method.

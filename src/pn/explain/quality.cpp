@@ -148,6 +148,7 @@ LayerQuality quality_of(const Tensor& a_pos, const Tensor& a_neg, const std::vec
       an[static_cast<std::size_t>(i)] = a_neg[j * d + i];
       dl[static_cast<std::size_t>(i)] = a_pos[j * d + i] - a_neg[j * d + i];
     }
+    // [book:rho]
     double vsv = 0;
     for (std::int64_t i = 0; i < d; ++i) vsv += vj[static_cast<std::size_t>(i)] * sv[static_cast<std::size_t>(i * o + j)];
     // uᵀv for the columns of U, then vᵀ U C Uᵀ v.
@@ -168,6 +169,7 @@ LayerQuality quality_of(const Tensor& a_pos, const Tensor& a_neg, const std::vec
     // A correlation above 1 is rounding (the read-out recovers y exactly): clamp it too.
     const double corr = std::clamp(cov_vd_y / std::sqrt(quad * m.syy), 0.0, 1.0);
     q.rho[static_cast<std::size_t>(j)] = 1.0 - corr;
+    // [/book:rho]
     good.push_back(1.0 - corr);
   }
   if (!good.empty()) {

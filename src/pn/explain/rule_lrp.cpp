@@ -1,5 +1,5 @@
 // The relevance rules of layer-wise relevance propagation and Deep Taylor decomposition for a
-// kernel layer (dense or conv). Chapter 8 (paper §3, DTD view). Each rule is a few forward and
+// kernel layer (dense or conv). Chapter 7 (paper §3, DTD view). Each rule is a few forward and
 // transposed products of the layer with modified weights and elementwise divisions:
 //   z-rule      R_i = x_i Σ_j w_ji s_j,  s = R / z          (z with or without the bias)
 //   epsilon     s = R / (z + ε sign z), sign(0) = +1

@@ -1,4 +1,4 @@
-// The rules of the layers without weights. Chapter 7 (paper §3.2): at a ReLU the methods differ
+// The rules of the layers without weights. Chapter 4 (paper §3.2): at a ReLU the methods differ
 // (the gradient gates by the forward pre-activation, DeConvNet rectifies the backward signal,
 // Guided BackProp does both, LRP passes relevance through); max-pooling routes every value to
 // the arg-max of its window in all methods (the forward switches); average pooling spreads the
@@ -10,6 +10,7 @@
 
 namespace pn::explain {
 
+// [book:relu_rules]
 Tensor apply_relu_rule(ReluRule rule, const Tensor& z, const Tensor& r) {
   if (z.shape() != r.shape()) throw Error("relu rule: signal {} does not match the pre-activation {}", r.shape().str(), z.shape().str());
   Tensor out(r.shape());
@@ -24,6 +25,7 @@ Tensor apply_relu_rule(ReluRule rule, const Tensor& z, const Tensor& r) {
   }
   return out;
 }
+// [/book:relu_rules]
 
 Tensor apply_maxpool_rule(const nn::LayerSpec& spec, const Tensor& x, const std::vector<std::int32_t>& switches,
                           const Tensor& r) {

@@ -1,6 +1,6 @@
 // Backprop with substituted weights: r_in = Mᵀ r, where M is the layer's weight w (the gradient,
 // DeConvNet and Guided BackProp: they differ only at the ReLUs), its pattern a (PatternNet) or
-// w ⊙ a (PatternAttribution). Chapters 7 and 8 (paper §3). The transpose of a dense layer is one
+// w ⊙ a (PatternAttribution). Chapters 4 and 7 (paper §3). The transpose of a dense layer is one
 // GEMM, of a convolution the backward-data convolution: the kernels training uses.
 #include "pn/core/error.h"
 #include "pn/explain/rules.h"

@@ -1,5 +1,5 @@
 // The input-independent half of the kernel rules (RuleWeights in rules.h): everything a rule
-// computes from its layer's weight, bias and pattern alone. Chapter 8. An Explainer derives it
+// computes from its layer's weight, bias and pattern alone. Chapter 7. An Explainer derives it
 // once per model, method and patterns; a rule called without it derives it on the spot, through
 // this same function, so both paths give the same numbers.
 #include "pn/core/error.h"
@@ -85,12 +85,14 @@ RuleWeights derive_rule_weights(const KernelRuleParams& p, const nn::LayerSpec& 
     case KernelRule::weights:
     case KernelRule::lrp_z:
     case KernelRule::lrp_epsilon: break;
+    // [book:pattern_weights]
     case KernelRule::pattern: check_pattern(p, spec, weight, pattern); break;
     case KernelRule::pattern_attribution:
       check_pattern(p, spec, weight, pattern);
       w.m = weight.clone();
       for (std::int64_t i = 0; i < w.m.numel(); ++i) w.m[i] *= (*pattern)[i];
       break;
+    // [/book:pattern_weights]
     case KernelRule::lrp_alpha_beta:
       w.wp = positive_part(weight), w.wn = negative_part(weight);
       w.bp = positive_part(bias), w.bn = negative_part(bias);

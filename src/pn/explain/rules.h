@@ -1,5 +1,5 @@
 // Backward rules: how one layer passes a signal or relevance from its output to its input.
-// Chapters 7 and 8 (paper §3). A method (method.h) is a table choosing one rule per layer; the
+// Chapters 4 and 7 (paper §3). A method (method.h) is a table choosing one rule per layer; the
 // single layer-wise walk (backward_pass.h) applies them. The rules live in three files:
 //   rule_substitute.cpp  r_in = Mᵀ r for M = w (gradient, DeConvNet, Guided BackProp), M = a
 //                        (PatternNet) or M = w ⊙ a (PatternAttribution): backprop with substituted

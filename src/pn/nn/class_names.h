@@ -1,4 +1,4 @@
-// The names of a model's output classes, for printed predictions and figure captions. Chapter 9.
+// The names of a model's output classes, for printed predictions and figure captions. Chapter 8.
 // ImageNet: the 1000 ILSVRC-2012 classes in the order every VGG-16 checkpoint uses (torchvision,
 // timm, Caffe), compiled in from data/imagenet_classes.txt (see data/README.md), so no file is
 // read at run time. Fashion-MNIST: the ten classes of io::fashion_mnist_classes().

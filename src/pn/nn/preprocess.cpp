@@ -34,6 +34,7 @@ void check_channel(Preprocess p, std::int64_t ch) {
 }
 }  // namespace
 
+// [book:preprocess]
 float preprocess_value(Preprocess p, std::int64_t ch, float v) {
   check_channel(p, ch);
   switch (p) {
@@ -43,6 +44,7 @@ float preprocess_value(Preprocess p, std::int64_t ch, float v) {
   }
   throw Error("preprocess: unknown preprocessing");
 }
+// [/book:preprocess]
 
 float unpreprocess_value(Preprocess p, std::int64_t ch, float x) {
   check_channel(p, ch);

@@ -1,4 +1,4 @@
-// From an image file's pixels to a model's input. Chapter 9 (paper §7.2).
+// From an image file's pixels to a model's input. Chapter 8 (paper §7.2).
 // caffe: the paper's VGG-16 (the original Caffe weights): resize the shorter side to the input
 //        size, centre crop, RGB -> BGR, subtract the channel means B 103.939, G 116.779, R 123.68.
 // torchvision: PyTorch/timm weights: resize the shorter side to 256/224 of the input size (256

@@ -318,6 +318,7 @@ ToyData draw_toy(std::int64_t n, double sigma_eps, double shift, double noise, c
   d.x.resize(static_cast<std::size_t>(2 * n));
   d.y.resize(static_cast<std::size_t>(n));
   d.eps.resize(static_cast<std::size_t>(n));
+  // [book:draw_toy]
   for (std::int64_t i = 0; i < n; ++i) {
     const double y = rng.uniform(-1.0, 1.0);
     const double eps = rng.normal(0.0, sigma_eps);
@@ -330,6 +331,7 @@ ToyData draw_toy(std::int64_t n, double sigma_eps, double shift, double noise, c
     d.x[2 * k] = static_cast<float>(kSignalDirection[0] * y + a_d[0] * amp + noise * n0);
     d.x[2 * k + 1] = static_cast<float>(kSignalDirection[1] * y + a_d[1] * amp + noise * n1);
   }
+  // [/book:draw_toy]
   return d;
 }
 

@@ -1,6 +1,6 @@
 // pn::viz: a labelled grid of images, as the paper's method comparisons show them (Fig. 5 and 6):
 // one picture per cell, a title over every column, a label left of every row, an optional title
-// above and a caption below. Chapter 9 draws its method and estimator grids with it.
+// above and a caption below. Chapter 8 draws its method and estimator grids with it.
 //
 // The cells are pasted pixel for pixel: gnuplot only draws the text (on a white page of the final
 // size), the page is decoded and every cell copied into its place, so an explanation is never

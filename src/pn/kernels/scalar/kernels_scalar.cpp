@@ -12,6 +12,7 @@ namespace {
 
 std::int64_t gemm_workspace(int /*threads*/) { return 0; }
 
+// [book:scalar_gemm]
 // C = op(A) op(B) (+C). For op(B) = Bᵀ each C element is a dot product of two contiguous rows;
 // otherwise rows of B are added into the row of C (i-k-j order), which streams memory forwards.
 void gemm(const GemmArgs& g, float* /*workspace*/) {
@@ -51,6 +52,7 @@ void gemm(const GemmArgs& g, float* /*workspace*/) {
     }
   }
 }
+// [/book:scalar_gemm]
 
 void relu_forward(const float* x, float* y, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;

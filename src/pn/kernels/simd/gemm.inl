@@ -112,6 +112,7 @@ inline void pack_b_block(const GemmArgs& g, std::int64_t jc, std::int64_t nc, st
   if (full * kNR < nc) pack_b(g, jc + full * kNR, nc - full * kNR, k0, kc, out + full * kc * kNR);
 }
 
+// [book:micro_step]
 // One step of k: the row of B in kNV registers, each A value broadcast against it.
 inline void micro_step(Vec (&acc)[kMR][kNV], const float* __restrict ap, const float* __restrict bp) {
   Vec b[kNV];
@@ -124,6 +125,7 @@ inline void micro_step(Vec (&acc)[kMR][kNV], const float* __restrict ap, const f
     for (int v = 0; v < kNV; ++v) acc[i][v] = Vec::fma(a, b[v], acc[i][v]);
   }
 }
+// [/book:micro_step]
 
 // acc = ap · bp over kc steps (the register tile, kMR x kNR).
 inline void micro_product(std::int64_t kc, const float* __restrict ap, const float* __restrict bp, Vec (&acc)[kMR][kNV]) {
