@@ -243,6 +243,17 @@ int cmd_layout(const fs::path& root, const std::vector<fs::path>& files) {
         for (++i; i < lines.size() && !starts_with(lines[i], "```"); ++i) {}
       }
     }
+    // Every picture the chapter shows must exist (scripts/reproduce writes them).
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      for (std::size_t at = lines[i].find("]("); at != std::string::npos; at = lines[i].find("](", at + 2)) {
+        const auto close = lines[i].find(')', at);
+        const auto open = lines[i].rfind("![", at);
+        if (close == std::string::npos || open == std::string::npos) continue;
+        const std::string target = lines[i].substr(at + 2, close - at - 2);
+        if (!fs::exists(file.parent_path() / target))
+          complain(file, fmt::format("line {}: the figure '{}' does not exist", i + 1, target));
+      }
+    }
     if (!saw_run_it) complain(file, "no '## ... Run it' section");
     if (!saw_exercises) complain(file, "no '## Exercises' section");
     if (console_blocks == 0) complain(file, "no console block to run");
