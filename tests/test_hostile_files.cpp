@@ -9,7 +9,9 @@
 #include "pn/io/image.h"
 #include "pn/io/npy.h"
 #include "pn/io/safetensors.h"
+#include "pn/nn/model_io.h"
 #include "pn/nn/sequential.h"
+#include "pn/core/rng.h"
 #include "test_files.h"
 
 #include <gmock/gmock.h>
@@ -19,6 +21,7 @@
 
 #include <cstdint>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -449,6 +452,41 @@ TEST(HostileMetadata, StatsAndPatternsLayerListsAreChecked) {
   EXPECT_THAT(patterns_with_layers("[1e999]"), AllOf(HasSubstr(path), HasSubstr("pn.layers is not valid JSON")));
   EXPECT_THAT(patterns_with_layers(R"([{\"name\":\"fc1\",\"dead\":\"many\"}])"),
               AllOf(HasSubstr(path), HasSubstr("entry 'fc1' has a field of the wrong type")));
+}
+
+// A model or patterns file holding a NaN or infinity is refused at load time, naming the tensor:
+// every explanation of it would otherwise be NaN (or, for max-pooling and ReLU, silently wrong).
+TEST(HostileValues, NonFiniteWeightsAndPatternsAreRefused) {
+  TempDir dir;
+  const std::string path = dir.file("nan_model.safetensors");
+  std::vector<pn::nn::LayerSpec> specs(1);
+  specs[0].name = "fc1";
+  specs[0].kind = pn::nn::Kind::linear;
+  specs[0].in = 4, specs[0].out = 3;
+  pn::nn::Sequential m(pn::Shape{4}, specs);
+  pn::Rng rng(5);
+  m.init(rng);
+  m.layer(0).weight.mutable_value()[7] = std::nanf("");
+  pn::nn::save_model(path, m);
+  EXPECT_THAT(message_of([&] { (void)pn::nn::load_model(path); }),
+              AllOf(HasSubstr(path), HasSubstr("tensor 'fc1.weight' holds nan at element 7 of (3, 4)")));
+  m.layer(0).weight.mutable_value()[7] = 0.5f;
+  m.layer(0).bias.mutable_value()[2] = -std::numeric_limits<float>::infinity();
+  pn::nn::save_model(path, m);
+  EXPECT_THAT(message_of([&] { (void)pn::nn::load_model(path); }), HasSubstr("tensor 'fc1.bias' holds -inf at element 2 of (3,)"));
+
+  pn::explain::Patterns p;
+  p.estimator = pn::explain::Estimator::linear;
+  p.model_fingerprint = "0";
+  pn::explain::LayerPatterns lp;
+  lp.layer = "fc1";
+  lp.a = pn::Tensor::zeros(pn::Shape{3, 4});
+  lp.a[11] = std::numeric_limits<float>::infinity();
+  p.layers.push_back(std::move(lp));
+  const std::string ppath = dir.file("inf_patterns.safetensors");
+  pn::explain::save_patterns(ppath, p);
+  EXPECT_THAT(message_of([&] { (void)pn::explain::load_patterns(ppath); }),
+              AllOf(HasSubstr(ppath), HasSubstr("the pattern of layer 'fc1' holds inf at element 11 of (3, 4)")));
 }
 
 }  // namespace

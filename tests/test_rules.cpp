@@ -7,6 +7,7 @@
 #include "oracle/oracle.h"
 #include "oracle/rules_oracle.h"
 #include "pn/autograd/ops.h"
+#include "pn/core/finite.h"
 #include "pn/core/rng.h"
 #include "pn/explain/explain.h"
 #include "pn/explain/rules.h"
@@ -16,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 namespace {
 
@@ -410,6 +412,52 @@ TEST(Methods, Refusals) {
   Tensor nan = x.clone();
   nan[3] = std::nanf("");
   EXPECT_NE(pntest::message_of([&] { (void)ex::explain(m, nan, ex::make_method("gradient"), nullptr); }).find("NaN"), std::string::npos);
+}
+
+// Non-finite values are refused where they arise, and the message names the layer (issue 8).
+TEST(Methods, NonFiniteValuesNameTheLayerThatMadeThem) {
+  const Tensor x = random_tensor(Shape{1, 2, 7, 7}, 72, 0.5, 1.0);
+  // Forward: weights of 1e38 overflow float32 in conv1's own sums; the input is finite.
+  pn::nn::Sequential big = small_cnn(71);
+  for (float& v : big.layer(0).weight.mutable_value().values()) v = 1e38f;
+  const std::string fwd = pntest::message_of([&] { (void)ex::explain(big, x, ex::make_method("gradient"), nullptr); });
+  EXPECT_NE(fwd.find("forward pass turned finite values into"), std::string::npos) << fwd;
+  EXPECT_NE(fwd.find("layer 'conv1'"), std::string::npos) << fwd;
+  // Backward: fc1 with zero weights and a subnormal bias makes every z = 1e-39, a finite output;
+  // the z-rule started at 1 divides 1 by it, which overflows float32 in fc1's rule (not before it).
+  pn::nn::Sequential tiny = small_cnn(73);
+  const std::size_t fc = tiny.size() - 1;
+  tiny.layer(fc).weight.mutable_value().fill(0.0f);
+  tiny.layer(fc).bias.mutable_value().fill(1e-39f);
+  ex::MethodOptions one;
+  one.start = ex::Start::one;
+  const std::string bwd = pntest::message_of([&] { (void)ex::explain(tiny, x, ex::make_method("lrp_z", one), nullptr); });
+  EXPECT_NE(bwd.find("--method lrp_z: layer 'fc1' (rule lrp_z) turned a finite signal into"), std::string::npos) << bwd;
+  EXPECT_NE(bwd.find("--epsilon"), std::string::npos) << bwd;
+  // The stabilised rule on the same network stays finite: eps = 1e-7 bounds 1 / z by 1e7.
+  const ex::Explanation eps = ex::explain(tiny, x, ex::make_method("lrp_epsilon", one), nullptr);
+  EXPECT_LT(pn::find_non_finite(eps.result), 0);
+  // The gradient of that network is finite too (zero weights, no division).
+  EXPECT_LT(pn::find_non_finite(ex::explain(tiny, x, ex::make_method("gradient"), nullptr).result), 0);
+  // A start signal the caller hands in must be finite.
+  pn::nn::Trace trace;
+  const Tensor out = tiny.forward(x, &trace);
+  Tensor r = Tensor::zeros(out.shape());
+  r[0] = std::numeric_limits<float>::infinity();
+  const std::string start = pntest::message_of([&] { (void)ex::backward_pass(tiny, trace, ex::make_method("gradient"), nullptr, r.clone()); });
+  EXPECT_NE(start.find("the start signal holds inf at element 0"), std::string::npos) << start;
+}
+
+TEST(Tensor, FindNonFinite) {
+  Tensor t = Tensor::zeros(Shape{2, 3});
+  EXPECT_EQ(pn::find_non_finite(t), -1);
+  t[4] = std::nanf("");
+  t[5] = -std::numeric_limits<float>::infinity();
+  EXPECT_EQ(pn::find_non_finite(t), 4);
+  const std::string msg = pntest::message_of([&] { pn::require_finite(t, "probe"); });
+  EXPECT_NE(msg.find("probe holds nan at element 4 of (2, 3)"), std::string::npos) << msg;
+  t[4] = std::numeric_limits<float>::max();
+  EXPECT_EQ(pn::find_non_finite(t), 5);
 }
 
 }  // namespace

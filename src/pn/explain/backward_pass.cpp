@@ -1,6 +1,7 @@
 #include "pn/explain/backward_pass.h"
 
 #include "pn/core/error.h"
+#include "pn/core/finite.h"
 
 #include <cmath>
 #include <limits>
@@ -57,6 +58,14 @@ LayerFlow measure(const std::string& layer, const std::string& rule, const Tenso
   return f;
 }
 
+// What to try when a rule's result is not finite. The LRP rules divide by a denominator z that
+// can come arbitrarily close to zero (chapter 4, "Stabilisers"); the others only multiply.
+const char* non_finite_hint(nn::Kind kind, const std::string& rule) {
+  if (rule.rfind("lrp_", 0) == 0) return ": a denominator of the rule is nearly zero; a larger --epsilon (lrp_epsilon) or another rule avoids it";
+  if (kind == nn::Kind::linear || kind == nn::Kind::conv2d) return ": the weights, patterns or the signal overflow float32";
+  return "";
+}
+
 }  // namespace
 
 namespace {
@@ -93,6 +102,7 @@ Tensor backward_pass(const nn::Sequential& model, const nn::Trace& trace, const 
     throw Error("backward pass: the start signal has shape {} but the output is {}", r.shape().str(), trace.output.shape().str());
   }
   if (m.needs_patterns && !patterns) throw Error("--method {} needs patterns: pass --patterns P.safetensors (from `patternnet fit-patterns`)", m.name);
+  require_finite(r, "backward pass: the start signal");
   if (flows) flows->clear();
   for (std::size_t i = model.size(); i-- > 0;) {
     const nn::Layer& layer = model.layer(i);
@@ -132,6 +142,12 @@ Tensor backward_pass(const nn::Sequential& model, const nn::Trace& trace, const 
         r = r_in.clone();
         rule = "identity";
         break;
+    }
+    // The signal from above is finite (the start signal is, and every layer below checks its own):
+    // a NaN or infinity here was made by this layer's rule, so the message names it.
+    if (const std::int64_t at = find_non_finite(r_in); at >= 0) {
+      throw Error("--method {}: layer '{}' (rule {}) turned a finite signal into {} (element {} of {}){}", m.name, spec.name, rule,
+                  r_in.data()[at], at, r_in.shape(), non_finite_hint(spec.kind, rule));
     }
     if (flows) flows->push_back(measure(spec.name, rule, r, r_in));
     r = std::move(r_in);

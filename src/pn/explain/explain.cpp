@@ -46,6 +46,7 @@ TracedForward trace_forward(const nn::Sequential& model, const Tensor& x, std::o
   f.model = &model;
   f.x = x.clone();
   const Tensor out = model.forward(x, &f.trace);
+  model.check_finite(f.trace, "explain");
   f.targets = choose_targets(out, target);
   const std::int64_t k = out.numel() / std::max<std::int64_t>(1, out.dim(0));
   for (std::size_t i = 0; i < f.targets.size(); ++i) f.target_outputs.push_back(out[static_cast<std::int64_t>(i) * k + f.targets[i]]);

@@ -33,6 +33,7 @@ void visit_layers(const nn::Sequential& model, const std::vector<std::size_t>& l
                   const Tensor& x, Conv conv, Rows rows) {
   nn::Trace trace;
   model.forward(x, &trace);
+  model.check_finite(trace, "pattern statistics");
   for (std::size_t k = 0; k < layers.size(); ++k) {
     const std::size_t i = layers[k];
     const auto& spec = model.layer(i).spec;

@@ -1,6 +1,7 @@
 #include "pn/explain/patterns.h"
 
 #include "pn/core/error.h"
+#include "pn/core/finite.h"
 #include "pn/io/safetensors.h"
 
 #include <nlohmann/json.hpp>
@@ -72,6 +73,8 @@ Patterns load_patterns(const std::string& path) {
     }
     lp.a = f.load(lp.layer + (two ? ".a_pos" : ".a"));
     if (two) lp.a_negative = f.load(lp.layer + ".a_neg");
+    require_finite(lp.a, fmt::format("'{}': the pattern of layer '{}'", path, lp.layer));
+    if (two) require_finite(lp.a_negative, fmt::format("'{}': the negative pattern of layer '{}'", path, lp.layer));
     lp.report.neurons = lp.a.rank() > 0 ? lp.a.dim(0) : 0;
     p.layers.push_back(std::move(lp));
   }

@@ -1,6 +1,7 @@
 #include "pn/nn/model_io.h"
 
 #include "pn/core/error.h"
+#include "pn/core/finite.h"
 #include "pn/io/safetensors.h"
 #include "pn/nn/builders.h"
 
@@ -81,6 +82,7 @@ void bind_tensors(Sequential& m, const io::SafetensorsReader& f, const NameMap& 
       continue;
     }
     dst.mutable_value() = f.load(file_name).reshaped(want);
+    require_finite(dst.value(), fmt::format("'{}': tensor '{}'", f.path(), file_name));
   }
   if (!bad.empty()) throw Error("'{}': mis-shaped tensors: {}", f.path(), fmt::join(bad, "; "));
 }

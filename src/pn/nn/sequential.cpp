@@ -2,6 +2,7 @@
 
 #include "pn/autograd/ops.h"
 #include "pn/core/error.h"
+#include "pn/core/finite.h"
 #include "pn/core/hash.h"
 #include "pn/ops/ops.h"
 
@@ -151,6 +152,20 @@ Tensor Sequential::forward(const Tensor& x, Trace* trace) const {
   }
   if (trace) trace->output = cur.clone();
   return cur;
+}
+
+void Sequential::check_finite(const Trace& trace, const char* what) const {
+  if (trace.layers.size() != layers_.size()) throw Error("{}: the trace has {} layers, the model {}", what, trace.layers.size(), layers_.size());
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const Tensor& out = i + 1 < layers_.size() ? trace.layers[i + 1].input : trace.output;
+    if (const std::int64_t at = find_non_finite(out); at >= 0) {
+      const bool input_finite = find_non_finite(trace.layers[i].input) < 0;
+      throw Error("{}: the forward pass turned {} into {} in layer '{}' (element {} of its output {}); the weights or the "
+                  "input's scale overflow float32",
+                  what, i == 0 && !input_finite ? "a non-finite input" : "finite values", out.data()[at], layers_[i].spec.name, at,
+                  out.shape());
+    }
+  }
 }
 
 ag::Var Sequential::forward(const ag::Var& x, bool training, Rng* rng) const {

@@ -37,6 +37,9 @@ public:
 
   // Inference: x is (N, input...) -> (N, outputs). With a trace, records every layer's input.
   Tensor forward(const Tensor& x, Trace* trace = nullptr) const;
+  // Throws pn::Error naming the first layer whose output in the trace holds a NaN or infinity
+  // (e.g. weights or inputs large enough to overflow float32); `what` starts the message.
+  void check_finite(const Trace& trace, const char* what) const;
   // Training/gradient path through the autograd graph.
   ag::Var forward(const ag::Var& x, bool training, Rng* rng) const;
 
