@@ -58,6 +58,8 @@ int run_train(const TrainOptions& o) {
     }
   }
 
+  nn::check_config(cfg);
+
   const std::string dir = io::fashion_mnist_dir(o.data_dir);
   auto train_raw = io::load_fashion_mnist(dir, "train");
   auto test_raw = io::load_fashion_mnist(dir, "test");

@@ -56,15 +56,20 @@ double learning_rate_at(const TrainConfig& cfg, std::int64_t step, std::int64_t 
   return ramp * cfg.lr * std::pow(static_cast<double>(cfg.lr_decay), static_cast<double>(epoch));
 }
 
-std::vector<EpochStats> train(Sequential& model, const Dataset& train_set, const Dataset& test_set, const TrainConfig& cfg,
-                              const std::function<void(const EpochStats&)>& on_epoch) {
-  if (train_set.size() == 0) throw Error("train: the training set is empty");
+void check_config(const TrainConfig& cfg) {
   if (cfg.epochs < 1) throw Error("train: --epochs must be at least 1, got {}", cfg.epochs);
   if (cfg.batch < 1) throw Error("train: --batch must be at least 1, got {}", cfg.batch);
   if (!(cfg.lr > 0.0f)) throw Error("train: the learning rate must be positive, got {}", cfg.lr);
   if (cfg.schedule != "constant" && cfg.schedule != "cosine") throw Error("train: unknown learning-rate schedule '{}' (constant or cosine)", cfg.schedule);
   if (!(cfg.warmup_epochs >= 0.0) || cfg.warmup_epochs > cfg.epochs) throw Error("train: --warmup must be between 0 and the number of epochs ({}), got {}", cfg.epochs, cfg.warmup_epochs);
   if (cfg.schedule == "cosine" && cfg.lr_decay != 1.0f) throw Error("train: the cosine schedule sets the rate of every step; --lr-decay applies to the constant schedule only");
+  if (cfg.optimizer != "adam" && cfg.optimizer != "sgd") throw Error("train: unknown optimizer '{}' (adam or sgd)", cfg.optimizer);
+}
+
+std::vector<EpochStats> train(Sequential& model, const Dataset& train_set, const Dataset& test_set, const TrainConfig& cfg,
+                              const std::function<void(const EpochStats&)>& on_epoch) {
+  check_config(cfg);
+  if (train_set.size() == 0) throw Error("train: the training set is empty");
   model.check_input(train_set.images, "train");
   for (std::int32_t l : train_set.labels) {
     if (l < 0 || l >= model.num_classes()) throw Error("train: label {} is outside the model's {} classes", l, model.num_classes());

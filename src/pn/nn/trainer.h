@@ -53,6 +53,10 @@ double forward_flops(const Sequential& model);
 // Fraction of correct top-1 predictions.
 double evaluate(const Sequential& model, const Dataset& data, std::int64_t batch = 256);
 
+// Throws pn::Error naming the flag for an invalid or conflicting setting (epochs, batch, rate,
+// schedule, warm-up, optimizer); train() calls it, and the command line calls it before loading data.
+void check_config(const TrainConfig& cfg);
+
 // Trains in place; on_epoch (optional) sees each epoch's statistics as it ends.
 std::vector<EpochStats> train(Sequential& model, const Dataset& train_set, const Dataset& test_set, const TrainConfig& cfg,
                               const std::function<void(const EpochStats&)>& on_epoch = {});
