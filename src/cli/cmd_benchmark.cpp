@@ -127,6 +127,7 @@ int run_benchmark(const BenchmarkOptions& o) {
   }
   const std::vector<std::string> names = parse_methods(o.methods);
   std::vector<explain::Method> methods;
+  methods.reserve(names.size());
   for (const auto& n : names) methods.push_back(method_for(n));
   const bool any_pattern_method =
       std::any_of(methods.begin(), methods.end(), [](const explain::Method& m) { return m.needs_patterns; });

@@ -216,7 +216,7 @@ std::vector<std::uint8_t> input_pixels(const Tensor& x, std::int64_t i, std::opt
   return rgb;
 }
 
-viz::RgbImage picture(std::vector<std::uint8_t> rgb, std::int64_t h, std::int64_t w, std::int64_t factor) {
+viz::RgbImage picture(const std::vector<std::uint8_t>& rgb, std::int64_t h, std::int64_t w, std::int64_t factor) {
   viz::RgbImage img;
   img.height = h * factor;
   img.width = w * factor;
@@ -382,7 +382,7 @@ int run_methods(const ExplainOptions& o) {
           throw Error("--heatmap: {} of sample {}: {}", r.method.name, i, e.what());
         }
         mt.panels.push_back({viz::plain_text(fmt::format("{}\n({})", r.method.name, explain::family_name(r.method.family))),
-                             picture(std::move(rgb), h, w, factor)});
+                             picture(rgb, h, w, factor)});
       }
       (void)viz::grid_layout(viz::montage_grid(mt));  // refuses an impossible page before anything is written
       montages.push_back(std::move(mt));

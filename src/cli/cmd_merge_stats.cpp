@@ -79,6 +79,7 @@ int run_merge(const MergeOptions& o) {
     }
   }
   std::vector<const explain::StatsHeader*> ptrs;
+  ptrs.reserve(headers.size());
   for (const auto& h : headers) ptrs.push_back(&h);
   check_coverage(ptrs);
 

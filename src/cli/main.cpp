@@ -30,7 +30,7 @@ bool runs_under_mpi(const std::string& command) { return command == "fit-pattern
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run_program(int argc, char** argv) {
   pn::dist::MpiSession mpi(argc, argv);
   CLI::App app{"patternnet: PatternNet, PatternAttribution and the explanation methods they are compared with"};
   app.require_subcommand(1);
@@ -85,4 +85,19 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     return fail(std::string("unexpected: ") + e.what());
   }
+}
+
+// Whatever escapes run() (the MPI session's start, the printing of an error message itself) still
+// ends in a message and a non-zero exit instead of std::terminate.
+int main(int argc, char** argv) {
+  try {
+    return run_program(argc, argv);
+  } catch (const std::exception& e) {
+    std::fputs("patternnet: fatal error: ", stderr);
+    std::fputs(e.what(), stderr);
+    std::fputs("\n", stderr);
+  } catch (...) {
+    std::fputs("patternnet: fatal error\n", stderr);
+  }
+  return 3;
 }

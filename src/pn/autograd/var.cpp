@@ -38,7 +38,7 @@ Var Var::parameter(Tensor value) {
   return v;
 }
 
-Var Var::make(Tensor value, std::string op, std::vector<Var> parents, std::function<void(Node&)> backward) {
+Var Var::make(Tensor value, std::string op, const std::vector<Var>& parents, std::function<void(Node&)> backward) {
   Var v;
   v.node_ = std::make_shared<Node>();
   v.node_->value = std::move(value);

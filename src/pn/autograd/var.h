@@ -52,7 +52,7 @@ public:
   explicit operator bool() const { return static_cast<bool>(node_); }
 
   // Builds a non-leaf node (used by the ops).
-  static Var make(Tensor value, std::string op, std::vector<Var> parents, std::function<void(Node&)> backward);
+  static Var make(Tensor value, std::string op, const std::vector<Var>& parents, std::function<void(Node&)> backward);
 
 private:
   std::shared_ptr<Node> node_;

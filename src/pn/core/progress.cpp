@@ -11,7 +11,7 @@ namespace pn {
 std::string format_duration(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
   if (s < 60) return fmt::format("{:.1f}s", s);
-  const auto total = static_cast<long long>(s + 0.5);
+  const long long total = std::llround(s);
   if (total < 3600) return fmt::format("{}m{:02}s", total / 60, total % 60);
   return fmt::format("{}h{:02}m", total / 3600, (total % 3600) / 60);
 }

@@ -99,15 +99,15 @@ LayerQuality quality_of(const Tensor& a_pos, const Tensor& a_neg, const std::vec
       for (int q = 0; q < 4; ++q) h[p] += G[p * 4 + q] * t_coef[q];
     // Solve (I + C G) y = C h; then v = Z (t_coef - y).
     std::vector<double> M(16), rhs4(4);
-    for (int p = 0; p < 4; ++p) {
+    for (std::size_t p = 0; p < 4; ++p) {
       double ch = 0;
-      for (int q = 0; q < 4; ++q) {
+      for (std::size_t q = 0; q < 4; ++q) {
         double cg = 0;
-        for (int r = 0; r < 4; ++r) cg += C[p * 4 + r] * G[r * 4 + q];
-        M[static_cast<std::size_t>(p * 4 + q)] = (p == q ? 1.0 : 0.0) + cg;
+        for (std::size_t r = 0; r < 4; ++r) cg += C[p * 4 + r] * G[r * 4 + q];
+        M[p * 4 + q] = (p == q ? 1.0 : 0.0) + cg;
         ch += C[p * 4 + q] * h[q];
       }
-      rhs4[static_cast<std::size_t>(p)] = ch;
+      rhs4[p] = ch;
     }
     if (!linalg::solve_small(M, rhs4, 4)) {
       defined[static_cast<std::size_t>(j)] = 0;
@@ -240,6 +240,7 @@ std::vector<LayerQuality> layer_quality(const PatternStats& fit, const PatternSt
   linalg::cholesky_solve(sigma, d, zc, 2 * o);
   const std::vector<double> sigma_e = eval.cov_xx();
   std::vector<LayerQuality> out;
+  out.reserve(estimators.size());
   for (const EstimatorPatterns& est : estimators) {
     out.push_back(quality_of(*est.a_pos, *est.a_neg, sigma, sigma_e, zc, fm, em, d, o));
   }

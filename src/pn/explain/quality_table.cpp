@@ -47,6 +47,7 @@ std::vector<QualityRow> quality_per_layer(const nn::Sequential& model, const Qua
   fit_stats.set_rows_seen(static_cast<double>(splits.patterns.size()));
 
   std::vector<Patterns> patterns;
+  patterns.reserve(estimators.size());
   for (Estimator e : estimators) patterns.push_back(fit_patterns(model, &fit_stats, e, seed));
   std::vector<QualityRow> rows;
   const auto& layers = v_stats.layer_indices();

@@ -275,6 +275,7 @@ void write_safetensors_items(const std::string& path, const std::vector<Safetens
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, const Tensor*>>& tensors,
                        const std::map<std::string, std::string>& metadata) {
   std::vector<SafetensorsItem> items;
+  items.reserve(tensors.size());
   for (const auto& [name, t] : tensors) items.push_back({name, t, nullptr, {}});
   write_safetensors_items(path, items, metadata);
 }

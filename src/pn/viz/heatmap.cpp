@@ -149,7 +149,7 @@ std::vector<std::string> write_heatmaps(const std::string& path, const Tensor& b
   const std::int64_t n = batch.rank() == 4 ? batch.dim(0) : 1;
   const Planes shape{nullptr, batch.dim(first), batch.dim(first + 1), batch.dim(first + 2)};
   const std::int64_t factor = scale == 0 ? auto_scale(shape.h, shape.w) : scale;
-  const std::vector<std::string> paths = heatmap_paths(path, n);
+  std::vector<std::string> paths = heatmap_paths(path, n);
   require_writable_destination(path);  // fail before any work when the folder is wrong
 
   // Draw everything first, so a bad value in the last sample leaves no partial set of files.
