@@ -328,11 +328,26 @@ TEST_F(FitCheckpoint, MismatchingCheckpointIsRefused) {
   std::vector<std::string> other_model_args = {"--model", other_model, "--data", data_, "--estimator", "linear",
                                                "--batch", "16", "--out", path("never.safetensors")};
   other_model_args.insert(other_model_args.end(), resume.begin(), resume.end());
+  // Another network on the same inputs: fc1 has 20 neurons instead of 16.
+  const std::string wider_model = path("wider.safetensors");
+  {
+    std::vector<nn::LayerSpec> l = {layer_spec("conv1", nn::Kind::conv2d, 1, 6, 3, 1, 1), layer_spec("relu1", nn::Kind::relu),
+                                    layer_spec("pool1", nn::Kind::maxpool2d, 0, 0, 2, 2), layer_spec("flatten", nn::Kind::flatten),
+                                    layer_spec("fc1", nn::Kind::linear, 216, 20),           layer_spec("relu2", nn::Kind::relu),
+                                    layer_spec("fc2", nn::Kind::linear, 20, 4)};
+    nn::Sequential wider(Shape{1, 12, 12}, std::move(l));
+    Rng rng(9);
+    wider.init(rng);
+    nn::save_model(wider_model, wider);
+  }
+  std::vector<std::string> wider_args = other_model_args;
+  wider_args[1] = wider_model;
   auto limited = fit("linear", "never.safetensors", 16, resume);
   limited.insert(limited.end(), {"--limit", "100"});
   const std::vector<Case> cases = {
       {fit("two_component", "never.safetensors", 16, resume), "estimator: 'linear' in the file, --estimator 'two_component'"},
       {other_model_args, "model: fingerprint "},
+      {wider_args, "layers: the file's dense/conv layers (names, inputs, neurons) are not the model's"},
       {fit("linear", "never.safetensors", 8, resume), "batch: 16 in the file, --batch 8"},
       {limited, "(200 samples, fingerprint "},
       {fit("linear", "never.safetensors", 16, ck_args), "already exists: pass --resume"},

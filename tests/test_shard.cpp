@@ -325,6 +325,23 @@ TEST_F(ShardedFit, MergeRefusesMissingDuplicateAndForeignParts) {
   refused({path("p0.safetensors"), path("other.safetensors"), path("p2.safetensors")},
           "estimator: 'two_component' in the file, --estimator 'linear'");
 
+  // A part fitted on another network (fc1 with 20 neurons instead of 12) holds other layers.
+  {
+    std::vector<nn::LayerSpec> l = {layer_spec("conv1", nn::Kind::conv2d, 2, 5, 3, 2, 1), layer_spec("relu1", nn::Kind::relu),
+                                    layer_spec("flatten", nn::Kind::flatten),           layer_spec("fc1", nn::Kind::linear, 80, 20),
+                                    layer_spec("relu2", nn::Kind::relu),                layer_spec("fc2", nn::Kind::linear, 20, 3)};
+    nn::Sequential wider(Shape{2, 8, 8}, std::move(l));
+    Rng rng(5);
+    wider.init(rng);
+    nn::save_model(path("wider.safetensors"), wider);
+    auto args = fit("linear", {"--shard", "1/3", "--stats-out", path("wider_part.safetensors")});
+    args[2] = path("wider.safetensors");
+    r = run(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  refused({path("p0.safetensors"), path("wider_part.safetensors"), path("p2.safetensors")},
+          "layers: the two files hold the statistics of different layers");
+
   // Another model's file given as --model.
   nn::save_model(path("other_model.safetensors"), small_model(99));
   r = run({"merge-stats", path("p0.safetensors"), path("p1.safetensors"), path("p2.safetensors"), "--model",

@@ -161,12 +161,10 @@ std::int64_t resume_from(const FitOptions& o, const explain::StatsIdentity& id, 
   }();
   std::vector<std::string> mismatches = explain::identity_mismatches(h.identity, id);
   const std::vector<std::string> names = collector.layer_names();
-  bool same_layers = h.layers.size() == names.size();
-  for (std::size_t k = 0; same_layers && k < names.size(); ++k) {
-    const auto& s = collector.stats()[k];
-    same_layers = h.layers[k].name == names[k] && h.layers[k].d == s.inputs() && h.layers[k].o == s.neurons();
-  }
-  if (!same_layers) mismatches.push_back("layers: the file's dense/conv layers (names, inputs, neurons) are not the model's");
+  std::vector<explain::StatsLayer> ours;
+  ours.reserve(names.size());
+  for (std::size_t k = 0; k < names.size(); ++k) ours.push_back({names[k], collector.stats()[k].inputs(), collector.stats()[k].neurons()});
+  if (h.layers != ours) mismatches.push_back("layers: the file's dense/conv layers (names, inputs, neurons) are not the model's");
   if (!mismatches.empty()) {
     std::string list;
     for (const auto& m : mismatches) list += "\n  " + m;

@@ -66,10 +66,7 @@ int run_merge(const MergeOptions& o) {
   for (std::size_t k = 1; k < headers.size(); ++k) {
     const explain::StatsHeader& h = headers[k];
     const std::vector<std::string> m = explain::identity_mismatches(h.identity, first.identity);
-    bool same_layers = h.layers.size() == first.layers.size();
-    for (std::size_t l = 0; same_layers && l < h.layers.size(); ++l) {
-      same_layers = h.layers[l].name == first.layers[l].name && h.layers[l].d == first.layers[l].d && h.layers[l].o == first.layers[l].o;
-    }
+    const bool same_layers = h.layers == first.layers;
     if (!m.empty() || !same_layers) {
       std::string list;
       for (const auto& line : m) list += "\n  " + line;

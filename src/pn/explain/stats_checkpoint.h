@@ -52,7 +52,8 @@ struct StatsIdentity {
 
 struct StatsLayer {
   std::string name;
-  std::int64_t d = 0, o = 0;
+  std::int64_t d = 0, o = 0;  // inputs per row and neurons
+  bool operator==(const StatsLayer&) const = default;
 };
 
 // A statistics file's metadata and layout, validated; the sums stay on disk until read_stats_sums.
