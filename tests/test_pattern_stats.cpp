@@ -157,9 +157,10 @@ void expect_matches(const ex::PatternStats& s, const TwoPass& t, double tol) {
 // is what the kernel achieves with a margin of two.
 constexpr double kStreamingTolerance = 1e-8;
 
-TEST(PatternStats, MillionRowsFarFromTheOriginMatchTwoPassDouble) {
-  const std::int64_t rows = 1000000, d = 6, o = 3;
-  const Data data = make_rows(rows, d, o, 1000.0, 1);
+// Streams `rows` rows far from the origin through PatternStats in batches of 4096 and compares
+// every moment with the float64 two-pass computation.
+void expect_streaming_matches_two_pass(std::int64_t rows, std::int64_t d, std::int64_t o, std::uint64_t seed) {
+  const Data data = make_rows(rows, d, o, 1000.0, seed);
   const TwoPass exact(data.xd, data.zd, d, o, rows);
   ex::PatternStats s(d, o, true);
   for (std::int64_t r = 0; r < rows; r += 4096) {
@@ -170,21 +171,12 @@ TEST(PatternStats, MillionRowsFarFromTheOriginMatchTwoPassDouble) {
   expect_matches(s, exact, kStreamingTolerance);
 }
 
-// The scale: 10^7 rows streamed in batches of 4096, as a fit over the Fashion-MNIST
+TEST(PatternStats, MillionRowsFarFromTheOriginMatchTwoPassDouble) { expect_streaming_matches_two_pass(1000000, 6, 3, 1); }
+
+// 10^7 rows, the scale of a real fit: streamed in batches of 4096, as a fit over the Fashion-MNIST
 // training set's 60000 images x 169 positions of a 3x3 conv layer would. The double accumulation of
 // the float runs keeps the error at the level of 10^6 rows instead of growing with the row count.
-TEST(PatternStats, TenMillionRowsMatchTwoPassDouble) {
-  const std::int64_t rows = 10000000, d = 3, o = 2;
-  const Data data = make_rows(rows, d, o, 1000.0, 7);
-  const TwoPass exact(data.xd, data.zd, d, o, rows);
-  ex::PatternStats s(d, o, true);
-  for (std::int64_t r = 0; r < rows; r += 4096) {
-    const std::int64_t n = std::min<std::int64_t>(4096, rows - r);
-    s.accumulate_rows(data.x.data() + r * d, data.z.data() + r * o, n);
-  }
-  EXPECT_EQ(s.rows(), static_cast<double>(rows));
-  expect_matches(s, exact, kStreamingTolerance);
-}
+TEST(PatternStats, TenMillionRowsMatchTwoPassDouble) { expect_streaming_matches_two_pass(10000000, 3, 2, 7); }
 
 TEST(PatternStats, MergedShardsEqualOnePass) {
   const std::int64_t rows = 60000, d = 5, o = 4;
