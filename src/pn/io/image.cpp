@@ -43,7 +43,10 @@ void check_image_size(const std::string& path, int w, int h) {
 // stb reads them, and the file is refused before stb sees it. Leaves f at its start.
 void check_jpeg_huffman_tables(std::FILE* f, const std::string& path) {
   const auto get = [f] { return std::getc(f); };  // EOF past the end, where stb reads zeros
-  if (get() != 0xFF || get() != 0xD8) {
+  // The start-of-image marker as stb finds it: 0xFF, any number of 0xFF fill bytes, then 0xD8.
+  int soi = get() == 0xFF ? get() : EOF;
+  while (soi == 0xFF) soi = get();
+  if (soi != 0xD8) {
     std::rewind(f);
     return;
   }
