@@ -449,6 +449,27 @@ TEST(Regression, FuzzImageJpegFillBytesBeforeTheStartOfImage) {
               AllOf(HasSubstr(path), HasSubstr("a JPEG Huffman table declares"), HasSubstr("codes, more than 256")));
 }
 
+TEST(Regression, FuzzImagePnmHeaderNumberOverflow) {
+  // fuzz_image, 600 s run: a P6 header whose width has 28 digits made stb_image 2.27 overflow a
+  // signed int (UBSan: 224444444 * 10 cannot be represented in type 'int'). read_image now refuses
+  // header numbers of ten or more digits before stb reads the file.
+  const std::string crash = bytes_of({
+    0x50, 0x36, 0x0a, 0x32, 0x32, 0x34, 0x34, 0x34, 0x34, 0x34, 0x34, 0x34, 0x34, 0x34, 0x34, 0x34,
+    0x34, 0x34, 0x34, 0x34, 0x34, 0x34, 0x34, 0x34, 0x34, 0x20, 0x3f, 0x30, 0xff, 0x00, 0x20,
+  });
+  TempDir dir;
+  const std::string path = dir.file("wide.ppm");
+  write_bytes(path, crash);
+  EXPECT_THAT(message_of([&] { (void)pn::io::read_image(path); }),
+              AllOf(HasSubstr(path), HasSubstr("the PNM header's width has ten or more digits")));
+  // Comments and whitespace are skipped as stb skips them; the height is checked too.
+  write_bytes(path, "P5 # a comment\n16\t12345678901 255\n");
+  EXPECT_THAT(message_of([&] { (void)pn::io::read_image(path); }), HasSubstr("the PNM header's height has ten or more digits"));
+  // A valid header goes on to stb, which decodes the image.
+  write_bytes(path, "P5 2 2 255\n" + std::string(4, '\x80'));
+  EXPECT_EQ(pn::io::read_image(path).shape(), pn::Shape({3, 2, 2}));
+}
+
 TEST(HostileMetadata, StatsAndPatternsLayerListsAreChecked) {
   TempDir dir;
   const std::string path = dir.file("m.safetensors");

@@ -86,6 +86,36 @@ void check_jpeg_huffman_tables(std::FILE* f, const std::string& path) {
   std::rewind(f);
 }
 
+// stb_image 2.27 reads the width, height and maximum value of a binary PNM (P5/P6) header into an
+// int digit by digit without a bound: ten or more digits overflow a signed int, which is undefined
+// behaviour (found by fuzz/fuzz_image). No image this reader accepts needs more than five digits
+// (16384 pixels per side, maxval 65535), so a header number of ten or more digits is refused before
+// stb sees the file. The header is skipped the way stb skips it: whitespace, and '#' comments up
+// to the end of the line. Leaves f at its start.
+void check_pnm_header(std::FILE* f, const std::string& path) {
+  const auto get = [f] { return std::getc(f); };
+  const int magic = get() == 'P' ? get() : EOF;
+  if (magic != '5' && magic != '6') {
+    std::rewind(f);
+    return;
+  }
+  const auto is_space = [](int c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; };
+  int c = get();
+  for (const char* field : {"width", "height", "maximum value"}) {
+    for (;;) {
+      while (c != EOF && is_space(c)) c = get();
+      if (c != '#') break;
+      while (c != EOF && c != '\n' && c != '\r') c = get();
+    }
+    int digits = 0;
+    while (c >= '0' && c <= '9') {
+      if (++digits >= 10) throw Error("cannot decode image file '{}': the PNM header's {} has ten or more digits", path, field);
+      c = get();
+    }
+  }
+  std::rewind(f);
+}
+
 const char* stb_reason() {
   const char* reason = stbi_failure_reason();
   return reason ? reason : "no reason given";
@@ -172,6 +202,7 @@ Tensor read_image(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw Error("cannot read image file '{}': it is a folder", path);
   check_jpeg_huffman_tables(file.get(), path);
+  check_pnm_header(file.get(), path);
   int w = 0, h = 0, channels_in_file = 0;
   // The header first (stbi_info reads it and rewinds the file): a few bytes claiming a huge image
   // would otherwise make the decoder allocate, and fill, the whole of it.
