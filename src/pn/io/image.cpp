@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <string_view>
 
 namespace pn::io {
 namespace {
@@ -86,12 +87,14 @@ void check_jpeg_huffman_tables(std::FILE* f, const std::string& path) {
   std::rewind(f);
 }
 
-// stb_image 2.27 reads the width, height and maximum value of a binary PNM (P5/P6) header into an
-// int digit by digit without a bound: ten or more digits overflow a signed int, which is undefined
-// behaviour (found by fuzz/fuzz_image). No image this reader accepts needs more than five digits
-// (16384 pixels per side, maxval 65535), so a header number of ten or more digits is refused before
-// stb sees the file. The header is skipped the way stb skips it: whitespace, and '#' comments up
-// to the end of the line. Leaves f at its start.
+// Two faults of stb_image 2.27 in binary PNM (P5/P6) files, both found by fuzz/fuzz_image:
+// - it reads the width, height and maximum value into an int digit by digit without a bound, so
+//   ten or more digits overflow a signed int (undefined behaviour); no image this reader accepts
+//   needs more than five digits (16384 pixels per side);
+// - a maximum value above 255 (16 bits per sample) makes its channel conversion fill an 8-bit
+//   buffer that is then read as 16-bit samples, a heap overflow of the decoder.
+// Both are refused before stb sees the file. The header is skipped the way stb skips it:
+// whitespace, and '#' comments up to the end of the line. Leaves f at its start.
 void check_pnm_header(std::FILE* f, const std::string& path) {
   const auto get = [f] { return std::getc(f); };
   const int magic = get() == 'P' ? get() : EOF;
@@ -108,9 +111,14 @@ void check_pnm_header(std::FILE* f, const std::string& path) {
       while (c != EOF && c != '\n' && c != '\r') c = get();
     }
     int digits = 0;
+    long value = 0;
     while (c >= '0' && c <= '9') {
       if (++digits >= 10) throw Error("cannot decode image file '{}': the PNM header's {} has ten or more digits", path, field);
+      value = value * 10 + (c - '0');
       c = get();
+    }
+    if (std::string_view(field) == "maximum value" && value > 255) {
+      throw Error("cannot decode image file '{}': 16-bit PNM (maximum value {}) is not supported; convert it to 8 bits", path, value);
     }
   }
   std::rewind(f);
