@@ -74,6 +74,13 @@ void set_threads(int threads) {
 #endif
 }
 
+void im2col_for_openblas(const pn::kernels::ConvGeom& g, const float* x, float* col, std::int64_t ld) {
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  pn::kernels::im2col(g, x, 0, g.out_h, col, ld);
+  omp_set_num_threads(threads);
+}
+
 bool have_openblas() {
 #ifdef PN_HAVE_OPENBLAS
   return true;

@@ -49,7 +49,7 @@ void bench_conv(benchmark::State& state, ConvShape s, Pass pass, int threads) {
         pn::kernels::conv2d_backward_weight(t, g, x.data(), y.data(), dw.data(), db.data(), false);
         break;
       case Pass::openblas_forward:
-        pn::kernels::im2col(g, x.data(), 0, g.out_h, col.data());
+        pn::bench::im2col_for_openblas(g, x.data(), col.data());
         pn::bench::openblas_sgemm(false, false, g.out_c, g.positions(), g.patch(), w.data(), g.patch(), col.data(),
                                   g.positions(), y.data(), g.positions(), false);
         t.bias_add(y.data(), b.data(), 1, g.out_c, g.positions());

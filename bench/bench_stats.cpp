@@ -53,7 +53,7 @@ void bench_openblas(benchmark::State& state, StatsShape s, int threads, bool reg
   for (float& v : u) v = static_cast<float>(rng.normal());
   const auto run = [&] {
     for (std::int64_t n = 0; n < g.batch; ++n) {
-      pn::kernels::im2col(g, x.data() + n * g.in_c * g.in_h * g.in_w, 0, g.out_h, col.data());
+      pn::bench::im2col_for_openblas(g, x.data() + n * g.in_c * g.in_h * g.in_w, col.data());
       // C (U x D) += U (U x P) · colᵀ (P x D), the same product in float.
       pn::bench::openblas_sgemm(false, true, U, D, P, u.data(), P, col.data(), P, c.data(), D, true);
     }

@@ -50,7 +50,9 @@ struct Recipe {
 Recipe recipe_for(const std::string& arch, bool quick) {
   if (quick) return {1, 3000, "constant", "patternnet train --arch cnn --epochs 1 --limit 3000"};
   if (arch == "cnn") return {5, 0, "constant", "patternnet train --arch cnn --epochs 5"};
-  if (arch == "vgg16-32") return {3, 0, "cosine", "patternnet train --arch vgg16-32 --epochs 3 (SGD, cosine schedule)"};
+  if (arch == "vgg16-32") {
+    return {3, 0, "cosine", "patternnet train --arch vgg16-32 --epochs 3 --batch 16 --lr 0.015 --warmup 0.3 --dropout 0"};
+  }
   if (arch == "mlp") return {10, 0, "constant", "patternnet train --arch mlp --epochs 10"};
   throw Error("no training recipe for '{}' (cnn, vgg16-32, mlp)", arch);
 }
@@ -91,7 +93,15 @@ Network trained(const Options& o, const std::string& arch) {
   cfg.epochs = r.epochs;
   cfg.seed = o.seed;
   cfg.schedule = r.schedule;
-  if (arch == "vgg16-32") cfg.optimizer = "sgd", cfg.lr = 0.01f, cfg.weight_decay = 5e-4f;
+  if (arch == "vgg16-32") {
+    // The README's 92% recipe: small batches, a short warm-up, no dropout (3 epochs leave no time for
+    // over-fitting that dropout would prevent, while its noise costs accuracy).
+    cfg.optimizer = "sgd", cfg.weight_decay = 5e-4f;
+    cfg.batch = 16, cfg.lr = 0.015f, cfg.warmup_epochs = 0.3;
+    for (std::size_t i = 0; i < net.model.size(); ++i) {
+      if (net.model.layer(i).spec.kind == nn::Kind::dropout) net.model.layer(i).spec.p = 0.0f;
+    }
+  }
   Rng init_rng(o.seed ^ 0x5eedULL);  // as `patternnet train`
   net.model.init(init_rng);
   fmt::print(stderr, "training the {} network ({}); cached afterwards as {}\n", arch, r.command, path);

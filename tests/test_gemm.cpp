@@ -280,7 +280,7 @@ TEST_P(GemmIsa, DoubleAccumulatorModeAgainstOracle) {
     const std::vector<double> ad = to_double(a), bd = to_double(b), aa = abs_double(a), ba = abs_double(b);
     oracle::gemm(g.ta, g.tb, g.m, g.n, g.k, ad.data(), lda, bd.data(), ldb, ref.data(), g.n, false);
     oracle::gemm(g.ta, g.tb, g.m, g.n, g.k, aa.data(), lda, ba.data(), ldb, absref.data(), g.n, false);
-    // Each run of at most kF64Run products is summed in float: the error is that of a 128-term
+    // Each run of at most kF64Run products is summed in float: the error is that of a kF64Run-term
     // float reduction, whatever K is.
     const double rel = reduction_rel_tol(pn::kernels::kF64Run);
     for (std::int64_t i = 0; i < g.m; ++i) {

@@ -44,6 +44,42 @@ double reference_point(double mean, double spread, ShiftKind kind) {
   return static_cast<double>(static_cast<float>(mean));
 }
 
+// v[i] -= shift for i < n (in double, rounded back to float); returns the sum of the new values.
+// Eight interleaved partial sums in a fixed order: the compiler vectorises them (a single chain
+// of dependent double additions would cost three cycles per value) and the result does not depend
+// on the thread count.
+double centre_and_sum(float* v, std::int64_t n, double shift) {
+  constexpr int kLanes = 8;
+  double part[kLanes] = {};
+  std::int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int l = 0; l < kLanes; ++l) {
+      const auto c = static_cast<float>(static_cast<double>(v[i + l]) - shift);
+      v[i + l] = c;
+      part[l] += static_cast<double>(c);
+    }
+  }
+  for (int l = 0; i < n; ++i, ++l) {
+    const auto c = static_cast<float>(static_cast<double>(v[i]) - shift);
+    v[i] = c;
+    part[l] += static_cast<double>(c);
+  }
+  return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
+// Σ a[i]·b[i] (Σ a[i] when b is null) over i < n, each product exact in double; eight interleaved
+// partial sums as in centre_and_sum.
+double dot_in_double(const float* a, const float* b, std::int64_t n) {
+  constexpr int kLanes = 8;
+  double part[kLanes] = {};
+  std::int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int l = 0; l < kLanes; ++l) part[l] += static_cast<double>(a[i + l]) * (b ? static_cast<double>(b[i + l]) : 1.0);
+  }
+  for (int l = 0; i < n; ++i, ++l) part[l] += static_cast<double>(a[i]) * (b ? static_cast<double>(b[i]) : 1.0);
+  return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
 // reference_point of n values v[0], v[stride], ... (mean and spread in two passes in double).
 double shift_of(const float* v, std::int64_t n, std::int64_t stride, ShiftKind kind) {
   double s = 0;
@@ -82,28 +118,18 @@ void PatternStats::add_block(const float* xc, bool x_is_d_by_rows, const float* 
   kernels::GemmArgs cross{false, x_is_d_by_rows, o3, d_, rows, u, rows, xc, x_is_d_by_rows ? rows : d_, nullptr, d_, true};
   cross.c64 = cross_.data();
   kernels::gemm(cross);
+  // Neurons write disjoint sums, so the threads split them.
+#pragma omp parallel for schedule(static) if (o_ * rows > 65536)
   for (std::int64_t o = 0; o < o_; ++o) {
     const float* y = u + o * rows;
-    double s = 0, s2 = 0;
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const double yv = y[r];
-      s += yv;
-      s2 += yv * yv;
-    }
-    sy_[idx(o)] += s;
-    syy_[idx(o)] += s2;
+    sy_[idx(o)] += dot_in_double(y, nullptr, rows);
+    syy_[idx(o)] += dot_in_double(y, y, rows);
     if (!regimes_) continue;
     const float* my = u + (o_ + o) * rows;
     const float* m = u + (2 * o_ + o) * rows;
-    double np = 0, sp = 0, s2p = 0;
-    for (std::int64_t r = 0; r < rows; ++r) {
-      np += m[r];
-      sp += my[r];
-      s2p += static_cast<double>(my[r]) * y[r];
-    }
-    npos_[idx(o)] += np;
-    sypos_[idx(o)] += sp;
-    syypos_[idx(o)] += s2p;
+    npos_[idx(o)] += dot_in_double(m, nullptr, rows);
+    sypos_[idx(o)] += dot_in_double(my, nullptr, rows);
+    syypos_[idx(o)] += dot_in_double(my, y, rows);
   }
   if (xsum) {
     for (std::int64_t dd = 0; dd < d_; ++dd) sx_[static_cast<std::size_t>(dd)] += xsum[dd];
@@ -210,28 +236,34 @@ void PatternStats::accumulate_conv(const kernels::ConvGeom& g, const float* x, c
   if (g.batch == 0 || P == 0) return;
   thread_local AlignedBuffer col_buf, u_buf;
   const std::int64_t group = conv_group(g);
+  const bool first_block = !shifted_;
   for (std::int64_t n0 = 0; n0 < g.batch; n0 += group) {
     const std::int64_t gn = std::min(group, g.batch - n0);
     const std::int64_t cols = gn * P;
     float* col = scratch(col_buf, d_ * cols);
     float* u = scratch(u_buf, u_rows() * cols);
-    for (std::int64_t i = 0; i < gn; ++i) kernels::im2col(g, x + (n0 + i) * in_size, 0, g.out_h, col + i * P, cols);
-    if (!shifted_) reference_from_block(col, cols, z + n0 * o_ * P, gn, P);
-    // Centre the patches, padded zeros included: every row d of col moves by the same shift; the
-    // row sums (Σx) are taken in the same pass, while the row is in cache. Rows are independent,
-    // so the threads split them.
+    if (!shifted_) {
+      // The reference point comes from this first block itself, so it is gathered in full first.
+      for (std::int64_t i = 0; i < gn; ++i) kernels::im2col(g, x + (n0 + i) * in_size, 0, g.out_h, col + i * P, cols);
+      reference_from_block(col, cols, z + n0 * o_ * P, gn, P);
+    }
+    // Gather and centre the patches, padded zeros included, one row d of col at a time: every row
+    // moves by the same shift, and its sum (Σx) is taken while the row is still in L1, so col
+    // (tens of MB) is written once instead of written, read and written again. Rows are
+    // independent, so the threads split them. The subtraction is in double with the recorded
+    // (double) shift, exactly as on the dense path: a float-rounded shift would leave the centred
+    // values off by a constant that mean_x() never hears of.
     std::vector<double> xsum(static_cast<std::size_t>(d_));
+    const bool gathered = n0 == 0 && first_block;
 #pragma omp parallel for schedule(static)
     for (std::int64_t dd = 0; dd < d_; ++dd) {
-      const float s = static_cast<float>(shift_x_[static_cast<std::size_t>(dd)]);
       float* row = col + dd * cols;
-      double sum = 0;
-      for (std::int64_t c = 0; c < cols; ++c) {
-        row[c] -= s;
-        sum += static_cast<double>(row[c]);
+      if (!gathered) {
+        for (std::int64_t i = 0; i < gn; ++i) kernels::im2col_row(g, x + (n0 + i) * in_size, dd, 0, g.out_h, row + i * P);
       }
-      xsum[static_cast<std::size_t>(dd)] = sum;
+      xsum[static_cast<std::size_t>(dd)] = centre_and_sum(row, cols, shift_x_[static_cast<std::size_t>(dd)]);
     }
+#pragma omp parallel for schedule(static)
     for (std::int64_t o = 0; o < o_; ++o) {
       const double shift = shift_y_[idx(o)];
       for (std::int64_t i = 0; i < gn; ++i) {

@@ -13,7 +13,7 @@
 //
 // Numerics: the products are GEMMs ([y, m·y, m]ᵀ · X: for a conv layer exactly a weight-gradient
 // product, so no im2col matrix of the whole batch is ever built) with float32 inputs whose sums
-// go into double: the kernel sums runs of at most 128 products in float and adds each run in
+// go into double: the kernel sums runs of at most 64 products in float and adds each run in
 // double (GemmArgs::c64). x and y are first shifted by fixed reference points (the means of the
 // first batch), so the float rounding is relative to the spread of the data, not its offset; E[xy]
 // - E[x]E[y] is then formed in double. merge() re-expresses one side's sums about the other's

@@ -110,35 +110,34 @@ ConvGeom make_conv_geom(std::int64_t batch, std::int64_t in_c, std::int64_t in_h
   return g;
 }
 
+void im2col_row(const ConvGeom& g, const float* x, std::int64_t d, std::int64_t row0, std::int64_t rows, float* dst) {
+  const std::int64_t c = d / (g.kernel_h * g.kernel_w);
+  const std::int64_t ky = d / g.kernel_w % g.kernel_h, kx = d % g.kernel_w;
+  // Output columns whose input column ox*stride + kx - pad lies inside the image: [lo, hi).
+  const auto [lo, hi] = valid_columns(g, kx);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const std::int64_t iy = (row0 + r) * g.stride + ky - g.pad;
+    float* out = dst + r * g.out_w;
+    if (iy < 0 || iy >= g.in_h) {
+      std::fill_n(out, g.out_w, 0.0f);
+      continue;
+    }
+    const float* src = x + (c * g.in_h + iy) * g.in_w + kx - g.pad;
+    std::fill_n(out, lo, 0.0f);
+    if (g.stride == 1) {
+      std::copy(src + lo, src + hi, out + lo);
+    } else {
+      for (std::int64_t ox = lo; ox < hi; ++ox) out[ox] = src[ox * g.stride];
+    }
+    std::fill(out + hi, out + g.out_w, 0.0f);
+  }
+}
+
 void im2col(const ConvGeom& g, const float* x, std::int64_t row0, std::int64_t rows, float* col, std::int64_t ld) {
   const std::int64_t cols = ld > 0 ? ld : rows * g.out_w;
-  // Channels write disjoint rows of col; inside an enclosing parallel loop this runs serially.
+  // Patch rows are disjoint rows of col; inside an enclosing parallel loop this runs serially.
 #pragma omp parallel for schedule(static) if (g.in_c > 1 && g.in_c * rows * g.out_w * g.kernel_h * g.kernel_w > 32768)
-  for (std::int64_t c = 0; c < g.in_c; ++c) {
-    for (std::int64_t ky = 0; ky < g.kernel_h; ++ky) {
-      for (std::int64_t kx = 0; kx < g.kernel_w; ++kx) {
-        float* dst = col + ((c * g.kernel_h + ky) * g.kernel_w + kx) * cols;
-        // Output columns whose input column ox*stride + kx - pad lies inside the image: [lo, hi).
-        const auto [lo, hi] = valid_columns(g, kx);
-        for (std::int64_t r = 0; r < rows; ++r) {
-          const std::int64_t iy = (row0 + r) * g.stride + ky - g.pad;
-          float* out = dst + r * g.out_w;
-          if (iy < 0 || iy >= g.in_h) {
-            std::fill_n(out, g.out_w, 0.0f);
-            continue;
-          }
-          const float* src = x + (c * g.in_h + iy) * g.in_w + kx - g.pad;
-          std::fill_n(out, lo, 0.0f);
-          if (g.stride == 1) {
-            std::copy(src + lo, src + hi, out + lo);
-          } else {
-            for (std::int64_t ox = lo; ox < hi; ++ox) out[ox] = src[ox * g.stride];
-          }
-          std::fill(out + hi, out + g.out_w, 0.0f);
-        }
-      }
-    }
-  }
+  for (std::int64_t d = 0; d < g.patch(); ++d) im2col_row(g, x, d, row0, rows, col + d * cols);
 }
 
 void col2im(const ConvGeom& g, const float* col, std::int64_t row0, std::int64_t rows, float* dx, std::int64_t ld) {

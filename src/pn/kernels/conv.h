@@ -34,6 +34,9 @@ ConvGeom make_conv_geom(std::int64_t batch, std::int64_t in_c, std::int64_t in_h
 // it reaches into the padding. Rows of the block follow the (c, ky, kx) order of the weights; ld is
 // the distance between rows of col (default rows*out_w; larger when several images share col).
 void im2col(const ConvGeom& g, const float* x, std::int64_t row0, std::int64_t rows, float* col, std::int64_t ld = 0);
+// Row d = (c·kernel_h + ky)·kernel_w + kx of that block alone: rows·out_w values written to dst.
+// For consumers that finish each row while it is in cache (the pattern statistics centre it).
+void im2col_row(const ConvGeom& g, const float* x, std::int64_t d, std::int64_t row0, std::int64_t rows, float* dst);
 // The adjoint of im2col: adds the block back into the image gradient dx (C, H, W).
 void col2im(const ConvGeom& g, const float* col, std::int64_t row0, std::int64_t rows, float* dx, std::int64_t ld = 0);
 

@@ -139,10 +139,13 @@ std::string gnuplot_script(const Figure& f, const std::vector<std::pair<Format, 
     for (std::size_t i = 0; i < f.xtics.size(); ++i) {
       s += fmt::format("{}{} {:.7g}", i ? ", " : "", quoted(f.xtics[i].second), f.xtics[i].first);
     }
-    s += ")\n";
+    // Custom ticks name categories (layer names such as conv1_1): literal text, not markup.
+    s += ") noenhanced\n";
   }
   s += "set grid lc rgb '#d9d9d9' lw 1\n";
-  s += "set xzeroaxis lt 1 lc rgb '#9a9a9a' lw 1\nset yzeroaxis lt 1 lc rgb '#9a9a9a' lw 1\n";
+  s += "set xzeroaxis lt 1 lc rgb '#9a9a9a' lw 1\n";
+  // The vertical zero axis only where x is a number; on a categorical axis x = 0 is the first category.
+  if (f.xtics.empty()) s += "set yzeroaxis lt 1 lc rgb '#9a9a9a' lw 1\n";
   s += "set border lc rgb '#404040'\n";
   if (f.key.empty()) {
     s += "unset key\n";

@@ -57,7 +57,7 @@ struct Figure {
   std::string title, xlabel, ylabel;
   bool equal_aspect = false;             // one unit on x has the length of one unit on y
   std::optional<Range> xrange, yrange;   // unset: gnuplot's autoscaling
-  std::vector<std::pair<double, std::string>> xtics;  // custom tick labels (e.g. layer names); empty: numeric
+  std::vector<std::pair<double, std::string>> xtics;  // custom tick labels, literal text (e.g. layer names); empty: numeric
   std::string key = "top left";          // gnuplot legend placement; empty hides the legend
   int width = 900, height = 900;         // pixels (PNG) and user units (SVG)
   std::vector<PointSet> points;          // drawn first
