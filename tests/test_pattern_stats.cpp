@@ -458,6 +458,15 @@ TEST(Patterns, FitMatchesTheDenseFormulaAndRoundTrips) {
     }
   }
   EXPECT_NO_THROW(ex::check_patterns_match(back, model, "p.safetensors"));
+  // What an explanation keeps: a_+ untouched, a_- freed, still a match for the model.
+  ex::Patterns kept = ex::load_patterns(dir.file("p.safetensors"));
+  ex::release_negative_patterns(kept);
+  for (std::size_t i = 0; i < kept.layers.size(); ++i) {
+    EXPECT_EQ(kept.layers[i].a_negative.numel(), 0) << kept.layers[i].layer;
+    ASSERT_EQ(kept.layers[i].a.shape(), back.layers[i].a.shape());
+    for (std::int64_t k = 0; k < back.layers[i].a.numel(); ++k) EXPECT_EQ(kept.layers[i].a[k], back.layers[i].a[k]);
+  }
+  EXPECT_NO_THROW(ex::check_patterns_match(kept, model, "p.safetensors"));
   // Other weights, other model: refused by the fingerprint.
   model.layer(0).weight.mutable_value()[0] += 0.5f;
   EXPECT_THAT(pntest::message_of([&] { ex::check_patterns_match(back, model, "p.safetensors"); }),

@@ -144,6 +144,7 @@ int run_benchmark(const BenchmarkOptions& o) {
   if (!o.patterns.empty()) {
     patterns = explain::load_patterns(o.patterns);
     explain::check_patterns_match(*patterns, model, o.patterns);
+    explain::release_negative_patterns(*patterns);
   } else if (any_pattern_method) {
     patterns = weights_as_patterns(model);
   }

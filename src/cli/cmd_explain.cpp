@@ -279,6 +279,7 @@ int run_methods(const ExplainOptions& o) {
   if (!o.patterns.empty()) {
     patterns = explain::load_patterns(o.patterns);
     explain::check_patterns_match(*patterns, model, o.patterns);
+    explain::release_negative_patterns(*patterns);
   }
   const nn::Preprocess prep = image_preprocess(o, model, patterns ? &*patterns : nullptr);
   const Tensor x = load_input(o, model, prep);
@@ -420,6 +421,7 @@ int run_method(const ExplainOptions& o) {
   if (!o.patterns.empty()) {
     patterns = explain::load_patterns(o.patterns);
     if (!method.needs_patterns) explain::check_patterns_match(*patterns, model, o.patterns);  // else the Explainer checks
+    explain::release_negative_patterns(*patterns);
   } else if (method.needs_patterns) {
     throw Error("--method {} needs --patterns P.safetensors (fit them with `patternnet fit-patterns`)", o.method);
   }

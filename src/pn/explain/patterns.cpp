@@ -99,4 +99,8 @@ void check_patterns_match(const Patterns& p, const nn::Sequential& model, const 
   }
 }
 
+void release_negative_patterns(Patterns& patterns) {
+  for (LayerPatterns& l : patterns.layers) l.a_negative = Tensor();
+}
+
 }  // namespace pn::explain

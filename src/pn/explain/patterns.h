@@ -41,4 +41,9 @@ Patterns load_patterns(const std::string& path);
 // dense/conv layer has a pattern of its weight's shape.
 void check_patterns_match(const Patterns& patterns, const nn::Sequential& model, const std::string& source);
 
+// Frees every layer's a_- (two_component). The explanation methods use a_+ alone (PatternNet and
+// PatternAttribution back-project through the positive regime, the one a ReLU network's backward
+// pass lets through), so an explanation need not hold VGG-16's second 553 MB of patterns.
+void release_negative_patterns(Patterns& patterns);
+
 }  // namespace pn::explain
