@@ -236,16 +236,17 @@ void PatternStats::accumulate_conv(const kernels::ConvGeom& g, const float* x, c
   if (g.batch == 0 || P == 0) return;
   thread_local AlignedBuffer col_buf, u_buf;
   const std::int64_t group = conv_group(g);
-  const bool first_block = !shifted_;
   for (std::int64_t n0 = 0; n0 < g.batch; n0 += group) {
     const std::int64_t gn = std::min(group, g.batch - n0);
     const std::int64_t cols = gn * P;
     float* col = scratch(col_buf, d_ * cols);
     float* u = scratch(u_buf, u_rows() * cols);
+    bool gathered = false;
     if (!shifted_) {
       // The reference point comes from this first block itself, so it is gathered in full first.
       for (std::int64_t i = 0; i < gn; ++i) kernels::im2col(g, x + (n0 + i) * in_size, 0, g.out_h, col + i * P, cols);
       reference_from_block(col, cols, z + n0 * o_ * P, gn, P);
+      gathered = true;
     }
     // Gather and centre the patches, padded zeros included, one row d of col at a time: every row
     // moves by the same shift, and its sum (Σx) is taken while the row is still in L1, so col
@@ -254,7 +255,6 @@ void PatternStats::accumulate_conv(const kernels::ConvGeom& g, const float* x, c
     // (double) shift, exactly as on the dense path: a float-rounded shift would leave the centred
     // values off by a constant that mean_x() never hears of.
     std::vector<double> xsum(static_cast<std::size_t>(d_));
-    const bool gathered = n0 == 0 && first_block;
 #pragma omp parallel for schedule(static)
     for (std::int64_t dd = 0; dd < d_; ++dd) {
       float* row = col + dd * cols;
