@@ -9,6 +9,7 @@
 #include "pn/core/rng.h"
 #include "pn/explain/pattern_stats.h"
 #include "pn/kernels/conv.h"
+#include "pn/kernels/kernels.h"
 
 #include <fmt/core.h>
 
@@ -21,7 +22,7 @@ struct StatsShape {
   std::int64_t channels, size, batch;
 };
 
-void bench_ours(benchmark::State& state, StatsShape s, int threads, bool regimes) {
+void bench_ours(benchmark::State& state, StatsShape s, int threads, bool regimes, bool exact) {
   pn::bench::set_threads(threads);
   const auto g = pn::kernels::make_conv_geom(s.batch, s.channels, s.size, s.size, s.channels, 3, 3, 1, 1);
   pn::Rng rng(3);
@@ -30,6 +31,7 @@ void bench_ours(benchmark::State& state, StatsShape s, int threads, bool regimes
   for (float& v : x) v = static_cast<float>(rng.uniform(0, 1));
   for (float& v : z) v = static_cast<float>(rng.normal());
   pn::explain::PatternStats stats(g.patch(), g.out_c, false, regimes);
+  stats.set_exact(exact);
   stats.accumulate_conv(g, x.data(), z.data());  // warm-up: reference points, scratch
   for (auto _ : state) {
     stats.accumulate_conv(g, x.data(), z.data());
@@ -70,6 +72,36 @@ void bench_openblas(benchmark::State& state, StatsShape s, int threads, bool reg
       benchmark::Counter(static_cast<double>(g.batch), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
+// A dense layer's statistics (fc7 of VGG-16: 4096 -> 4096, a batch of 64 rows): the double
+// path PatternStats::accumulate_rows takes against the float kernel's c64 mode on the same
+// product (float runs added in double, the conv layers' fast path), to show what double costs.
+void bench_dense(benchmark::State& state, int threads, bool float_runs) {
+  pn::bench::set_threads(threads);
+  const std::int64_t D = 4096, O = 4096, R = 64;
+  pn::Rng rng(4);
+  std::vector<float> x(static_cast<std::size_t>(R * D)), z(static_cast<std::size_t>(R * O)), u(static_cast<std::size_t>(3 * O * R));
+  for (float& v : x) v = static_cast<float>(rng.uniform(0, 1));
+  for (float& v : z) v = static_cast<float>(rng.normal());
+  for (float& v : u) v = static_cast<float>(rng.normal());
+  pn::explain::PatternStats stats(D, O, false, true);
+  std::vector<double> c64(static_cast<std::size_t>(3 * O * D));
+  const auto run = [&] {
+    if (float_runs) {
+      pn::kernels::GemmArgs cross{false, false, 3 * O, D, R, u.data(), R, x.data(), D, nullptr, D, true};
+      cross.c64 = c64.data();
+      pn::kernels::gemm(cross);
+    } else {
+      stats.accumulate_rows(x.data(), z.data(), R);
+    }
+  };
+  run();
+  for (auto _ : state) {
+    run();
+    benchmark::ClobberMemory();
+  }
+  pn::bench::report_flops(state, 2.0 * static_cast<double>(3 * O * D * R), threads);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -78,7 +110,12 @@ int main(int argc, char** argv) {
     for (int threads : {1, 2}) {
       for (bool regimes : {true, false}) {
         const char* what = regimes ? "two_component" : "linear";
-        benchmark::RegisterBenchmark(fmt::format("stats/{}/threads:{}/{}/pn", s.name, threads, what).c_str(), bench_ours, s, threads, regimes)
+        benchmark::RegisterBenchmark(fmt::format("stats/{}/threads:{}/{}/pn", s.name, threads, what).c_str(), bench_ours, s, threads,
+                                     regimes, false)
+            ->UseRealTime()
+            ->Unit(benchmark::kMillisecond);
+        benchmark::RegisterBenchmark(fmt::format("stats/{}/threads:{}/{}/pn_exact", s.name, threads, what).c_str(), bench_ours, s,
+                                     threads, regimes, true)
             ->UseRealTime()
             ->Unit(benchmark::kMillisecond);
         if (pn::bench::have_openblas()) {
@@ -89,6 +126,16 @@ int main(int argc, char** argv) {
         }
       }
     }
+  }
+  for (int threads : {1, 2}) {
+    benchmark::RegisterBenchmark(fmt::format("stats_dense/fc7_4096_batch64/threads:{}/two_component/pn_double", threads).c_str(),
+                                 bench_dense, threads, false)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(fmt::format("stats_dense/fc7_4096_batch64/threads:{}/two_component/float_runs", threads).c_str(),
+                                 bench_dense, threads, true)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

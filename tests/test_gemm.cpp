@@ -295,6 +295,77 @@ TEST_P(GemmIsa, DoubleAccumulatorModeAgainstOracle) {
   }
 }
 
+// The double kernel (dgemm_acc, the dense layers' statistics): C += op(A) · B in double. Sizes
+// cross the 4-row tile (tails of 1-3 rows), the vector panel (a column tail) and the 256-step k
+// slices, in both orientations, with padded leading dimensions: A and B padding holds NaN (a read
+// outside poisons C), C padding a sentinel that must survive. Integer-valued inputs make every
+// product and sum exact, so each table must give the exact answer bit for bit; random inputs are
+// compared with the scalar table and a float64 oracle.
+TEST_P(GemmIsa, DoubleGemmExactOnIntegersAndMatchesScalar) {
+  using pn::kernels::DgemmArgs;
+  struct DCase {
+    bool ta;
+    std::int64_t m, n, k;
+  };
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (const DCase& g : {DCase{false, 1, 1, 1}, DCase{false, 7, 29, 257}, DCase{true, 7, 29, 257}, DCase{false, 13, 50, 600},
+                         DCase{true, 30, 33, 513}, DCase{true, 6, 6, 4096}, DCase{false, 130, 97, 31}}) {
+    SCOPED_TRACE(::testing::Message() << "m=" << g.m << " n=" << g.n << " k=" << g.k << " ta=" << g.ta);
+    const std::int64_t a_rows = g.ta ? g.k : g.m, a_cols = g.ta ? g.m : g.k;
+    const std::int64_t lda = a_cols + 3, ldb = g.n + 2, ldc = g.n + 5;
+    for (bool integers : {true, false}) {
+      TestRng rng(integers ? 5 : 6);
+      const auto value = [&] {
+        return integers ? static_cast<double>(static_cast<int>(rng.uniform(-64.0f, 64.0f))) : static_cast<double>(rng.uniform(-1.0f, 1.0f)) * 1e3 + 0.1;
+      };
+      std::vector<double> a(static_cast<std::size_t>(a_rows * lda), nan), b(static_cast<std::size_t>(g.k * ldb), nan);
+      for (std::int64_t r = 0; r < a_rows; ++r)
+        for (std::int64_t c = 0; c < a_cols; ++c) a[static_cast<std::size_t>(r * lda + c)] = value();
+      for (std::int64_t r = 0; r < g.k; ++r)
+        for (std::int64_t c = 0; c < g.n; ++c) b[static_cast<std::size_t>(r * ldb + c)] = value();
+      std::vector<double> c0(static_cast<std::size_t>(g.m * ldc), -7777.25);
+      for (std::int64_t i = 0; i < g.m; ++i)
+        for (std::int64_t j = 0; j < g.n; ++j) c0[static_cast<std::size_t>(i * ldc + j)] = static_cast<double>(i - 2 * j);
+
+      std::vector<double> c = c0, cs = c0;
+      table().dgemm_acc(DgemmArgs{g.ta, g.m, g.n, g.k, a.data(), lda, b.data(), ldb, c.data(), ldc});
+      pn::kernels::scalar_table().dgemm_acc(DgemmArgs{g.ta, g.m, g.n, g.k, a.data(), lda, b.data(), ldb, cs.data(), ldc});
+      for (std::int64_t i = 0; i < g.m; ++i) {
+        for (std::int64_t j = 0; j < g.n; ++j) {
+          // Oracle: long double sums in k order, and the sum of absolute products (the error scale).
+          long double want = 0, scale = 0;
+          for (std::int64_t p = 0; p < g.k; ++p) {
+            const double av = g.ta ? a[static_cast<std::size_t>(p * lda + i)] : a[static_cast<std::size_t>(i * lda + p)];
+            const long double prod = static_cast<long double>(av) * b[static_cast<std::size_t>(p * ldb + j)];
+            want += prod;
+            scale += prod < 0 ? -prod : prod;
+          }
+          want += c0[static_cast<std::size_t>(i * ldc + j)];
+          const auto at = static_cast<std::size_t>(i * ldc + j);
+          if (integers) {
+            ASSERT_EQ(c[at], static_cast<double>(want)) << "at " << i << "," << j << " table " << table().name;
+            ASSERT_EQ(cs[at], static_cast<double>(want)) << "scalar at " << i << "," << j;
+          } else {
+            const double tol = 4e-16 * static_cast<double>(g.k) * static_cast<double>(scale) + 1e-12;
+            ASSERT_NEAR(c[at], static_cast<double>(want), tol) << "at " << i << "," << j << " table " << table().name;
+            ASSERT_NEAR(cs[at], c[at], 2 * tol) << "vs scalar at " << i << "," << j;
+          }
+        }
+        for (std::int64_t j = g.n; j < ldc; ++j) ASSERT_EQ(c[static_cast<std::size_t>(i * ldc + j)], -7777.25) << "padding";
+      }
+      // Bit-identical whatever the thread count.
+      const int saved = omp_get_max_threads();
+      for (int threads : {1, 3}) {
+        omp_set_num_threads(threads);
+        std::vector<double> ct = c0;
+        table().dgemm_acc(DgemmArgs{g.ta, g.m, g.n, g.k, a.data(), lda, b.data(), ldb, ct.data(), ldc});
+        EXPECT_EQ(std::memcmp(ct.data(), c.data(), c.size() * sizeof(double)), 0) << threads << " threads";
+      }
+      omp_set_num_threads(saved);
+    }
+  }
+}
+
 TEST_P(GemmIsa, ZeroKZeroesOrKeepsC) {
   for (int orient = 0; orient < 4; ++orient) {
     for (auto [m, n] : {std::pair<std::int64_t, std::int64_t>{1, 1}, {7, 33}, {129, 17}}) {

@@ -181,9 +181,10 @@ TEST(ShardedStats, PartsMergeIntoTheSinglePassSums) {
   }
 }
 
-// Without the shared reference point the parts still merge correctly in exact arithmetic, but the
-// float products differ: the agreement drops from 1e-12 to float rounding. This is why every part
-// calls set_reference (and shows the check above can fail).
+// Without the shared reference point the parts still merge correctly in exact arithmetic, but a
+// conv layer's float products differ: the agreement drops from 1e-12 to float rounding. This is
+// why every part calls set_reference (and shows the check above can fail). A dense layer's sums
+// are formed in double, so there the parts agree to double rounding either way.
 TEST(ShardedStats, OwnReferencePointsAgreeOnlyToFloatRounding) {
   const nn::Sequential model = small_model(5);
   const std::int64_t n = 150, batch = 16;
@@ -192,11 +193,14 @@ TEST(ShardedStats, OwnReferencePointsAgreeOnlyToFloatRounding) {
   for (std::int64_t b = 0; b < n; b += batch) whole.add_batch(rows_of(x, b, std::min(n, b + batch)));
   for (std::int64_t b = 0; b < 80; b += batch) first.add_batch(rows_of(x, b, b + batch));
   for (std::int64_t b = 80; b < n; b += batch) second.add_batch(rows_of(x, b, std::min(n, b + batch)));
-  explain::PatternStats merged = first.stats()[1];
-  merged.merge(second.stats()[1]);
-  EXPECT_FALSE(same_sums(whole.stats()[1], merged, 1e-12));
-  const auto a = whole.stats()[1].raw(), b = merged.raw();
+  explain::PatternStats conv = first.stats()[0];
+  conv.merge(second.stats()[0]);
+  EXPECT_FALSE(same_sums(whole.stats()[0], conv, 1e-12));
+  const auto a = whole.stats()[0].raw(), b = conv.raw();
   EXPECT_TRUE(close_arrays(a.sxy, b.sxy, 1e-5, "sxy"));
+  explain::PatternStats dense = first.stats()[1];
+  dense.merge(second.stats()[1]);
+  EXPECT_TRUE(same_sums(whole.stats()[1], dense, 1e-12));
 }
 
 // fit-patterns' and quality's default batch: one batch's forward trace within the budget.
@@ -269,6 +273,31 @@ protected:
     if (pa.layers[k].rows != pb.layers[k].rows) return ::testing::AssertionFailure() << "rows differ in " << pa.layers[k].layer;
   }
   return ::testing::AssertionSuccess();
+}
+
+// --exact-stats: the conv layer's sums in double too. The patterns agree with the default ones to
+// float rounding but not bit for bit (the conv products differ); the dense layers' sums are in
+// double either way, so their patterns are the same. The checkpoint identity names the mode.
+TEST_F(ShardedFit, ExactStatsAgreeWithTheFastOnesToFloatRounding) {
+  auto r = run(fit("two_component", {"--out", path("fast.safetensors")}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run(fit("two_component", {"--exact-stats", "--out", path("exact.safetensors"), "--stats-out", path("exact_stats.safetensors")}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const explain::Patterns fast = explain::load_patterns(path("fast.safetensors"));
+  const explain::Patterns exact = explain::load_patterns(path("exact.safetensors"));
+  ASSERT_EQ(fast.layers.size(), 3u);
+  for (std::size_t k = 0; k < fast.layers.size(); ++k) {
+    const std::span<const float> va = fast.layers[k].a.values(), vb = exact.layers[k].a.values();
+    EXPECT_TRUE(close_arrays({va.begin(), va.end()}, {vb.begin(), vb.end()}, 1e-4, fast.layers[k].layer.c_str()));
+  }
+  const std::span<const float> conv_fast = fast.layers[0].a.values(), conv_exact = exact.layers[0].a.values();
+  EXPECT_FALSE(std::equal(conv_fast.begin(), conv_fast.end(), conv_exact.begin())) << "the conv sums took the same path";
+  for (std::size_t k = 1; k < fast.layers.size(); ++k) {
+    const std::span<const float> da = fast.layers[k].a.values(), db = exact.layers[k].a.values();
+    EXPECT_TRUE(std::equal(da.begin(), da.end(), db.begin())) << fast.layers[k].layer << ": dense sums differ";
+  }
+  io::SafetensorsReader stats(path("exact_stats.safetensors"));
+  EXPECT_NE(stats.metadata().at("pn.kernels").find("exact conv statistics"), std::string::npos);
 }
 
 TEST_F(ShardedFit, MergedShardsEqualOneRun) {

@@ -19,14 +19,18 @@ float* scratch(AlignedBuffer& b, std::int64_t floats) {
   return b.data();
 }
 
-// The reference points subtracted from the inputs and outputs before their values enter the float
-// products. Only values far from the origin relative to their spread need one: otherwise the raw
+// The reference points subtracted from the inputs and outputs before their values enter the
+// sums. Only values far from the origin relative to their spread need one: otherwise the raw
 // values lose nothing to cancellation, and no shift means no rounding at all.
 //
-// Outputs y are shifted by a value on a coarse binary grid (2^-20 of the spread, then float), so
-// that y - shift is exact for every value within 16 spreads of the mean. A double shift would make
-// each centred y round by an error that depends on the value's binade: a bias correlated with y
-// that appears in var(y) and cov(x, y) at the 1e-8 level.
+// The dense path and the exact conv path subtract in double and never round. The fast conv path
+// rounds the centred values to float for its GEMM, and there the choice matters:
+//
+// Outputs y are shifted only when they sit more than 64 spreads from the origin, and then by a
+// value on the float grid of the largest values (a multiple of the ulp of 2|mean|): y - shift is
+// then exact for every y within 32 spreads of the mean. A shift closer to the data's own scale
+// would round the y near zero, whose grid is finer than the shift's, and those roundings do not
+// average out: they moved var(y) by 2e-8 relative on a 10^6-row test before this rule.
 //
 // Inputs x are shifted by the double mean itself. Here rounding is the lesser evil: exact centred
 // values keep the coarse grid of the data (e.g. multiples of 2^-14 near 1000), and the float sums
@@ -35,13 +39,10 @@ float* scratch(AlignedBuffer& b, std::int64_t floats) {
 enum class ShiftKind { input, output };
 
 double reference_point(double mean, double spread, ShiftKind kind) {
-  if (!(std::fabs(mean) > spread)) return 0.0;
-  if (kind == ShiftKind::input) return mean;
-  if (spread > 0.0) {
-    const double q = std::ldexp(1.0, std::ilogb(spread) + 1 - 20);
-    mean = std::nearbyint(mean / q) * q;
-  }
-  return static_cast<double>(static_cast<float>(mean));
+  if (kind == ShiftKind::input) return std::fabs(mean) > spread ? mean : 0.0;
+  if (!(std::fabs(mean) > 64.0 * spread)) return 0.0;
+  const double q = std::ldexp(1.0, std::ilogb(2.0 * std::fabs(mean)) - 23);
+  return static_cast<double>(static_cast<float>(std::nearbyint(mean / q) * q));
 }
 
 // v[i] -= shift for i < n (in double, rounded back to float); returns the sum of the new values.
@@ -111,11 +112,11 @@ void PatternStats::require_regimes(const char* what) const {
   if (!regimes_) throw Error("PatternStats: {} needs the regime sums, which these statistics (linear only) do not keep", what);
 }
 
-void PatternStats::add_block(const float* xc, bool x_is_d_by_rows, const float* u, std::int64_t rows, const double* xsum) {
+void PatternStats::add_block(const float* col, const float* u, std::int64_t rows, const double* xsum) {
   const std::int64_t o3 = u_rows();
-  // cross (3O x D) += U (3O x R) · Xc (R x D), summed in double over short runs of rows. For a
-  // conv layer Xc is the im2col block (D x R) and U · colᵀ is the weight-gradient orientation.
-  kernels::GemmArgs cross{false, x_is_d_by_rows, o3, d_, rows, u, rows, xc, x_is_d_by_rows ? rows : d_, nullptr, d_, true};
+  // cross (3O x D) += U (3O x R) · colᵀ: the weight-gradient orientation, summed in double over
+  // short runs of rows (GemmArgs::c64).
+  kernels::GemmArgs cross{false, true, o3, d_, rows, u, rows, col, rows, nullptr, d_, true};
   cross.c64 = cross_.data();
   kernels::gemm(cross);
   // Neurons write disjoint sums, so the threads split them.
@@ -131,21 +132,9 @@ void PatternStats::add_block(const float* xc, bool x_is_d_by_rows, const float* 
     sypos_[idx(o)] += dot_in_double(my, nullptr, rows);
     syypos_[idx(o)] += dot_in_double(my, y, rows);
   }
-  if (xsum) {
-    for (std::int64_t dd = 0; dd < d_; ++dd) sx_[static_cast<std::size_t>(dd)] += xsum[dd];
-  } else if (x_is_d_by_rows) {
-    for (std::int64_t dd = 0; dd < d_; ++dd) {
-      double s = 0;
-      for (std::int64_t r = 0; r < rows; ++r) s += xc[dd * rows + r];
-      sx_[static_cast<std::size_t>(dd)] += s;
-    }
-  } else {
-    for (std::int64_t r = 0; r < rows; ++r)
-      for (std::int64_t dd = 0; dd < d_; ++dd) sx_[static_cast<std::size_t>(dd)] += xc[r * d_ + dd];
-  }
+  for (std::int64_t dd = 0; dd < d_; ++dd) sx_[static_cast<std::size_t>(dd)] += xsum[dd];
   if (second_) {
-    kernels::GemmArgs xx{!x_is_d_by_rows, x_is_d_by_rows, d_, d_, rows, xc, x_is_d_by_rows ? rows : d_, xc,
-                         x_is_d_by_rows ? rows : d_, nullptr, d_, true};
+    kernels::GemmArgs xx{false, true, d_, d_, rows, col, rows, col, rows, nullptr, d_, true};
     xx.c64 = sxx_.data();
     kernels::gemm(xx);
   }
@@ -199,30 +188,60 @@ std::vector<std::span<double>> PatternStats::additive_sums() {
   return v;
 }
 
+// A dense layer: everything in double. The centred inputs x - c are formed in double and stay
+// there (rounding them to float would limit the sums to about 1e-9 relative at 10^6 rows, see
+// chapter 10), every product of two float-born values is exact in double and dgemm_acc sums in
+// double. A dense layer adds one row per image, so this costs little next to the conv layers,
+// whose hundreds of rows per image go through the float kernel (accumulate_conv).
 void PatternStats::accumulate_rows(const float* x, const float* z, std::int64_t rows) {
   if (rows <= 0) return;
   if (!shifted_) set_reference_rows(x, z, rows);
-  thread_local AlignedBuffer xc_buf, u_buf;
-  const std::int64_t block = std::clamp<std::int64_t>(kBlockFloats / std::max<std::int64_t>(1, d_ + u_rows()), 1, rows);
+  add_rows_exact(x, z, rows);
+}
+
+void PatternStats::add_rows_exact(const float* x, const float* z, std::int64_t rows) {
+  thread_local std::vector<double> xd_buf, ud_buf;
+  const std::int64_t o3 = u_rows();
+  const std::int64_t block = std::clamp<std::int64_t>(kBlockFloats / 2 / std::max<std::int64_t>(1, d_ + o3), 1, rows);
   for (std::int64_t r0 = 0; r0 < rows; r0 += block) {
     const std::int64_t nr = std::min(block, rows - r0);
-    float* xc = scratch(xc_buf, nr * d_);
-    float* u = scratch(u_buf, u_rows() * nr);
+    xd_buf.resize(static_cast<std::size_t>(nr * d_));
+    ud_buf.resize(static_cast<std::size_t>(o3 * nr));
+    double* xd = xd_buf.data();
+    double* ud = ud_buf.data();
+    const bool big = nr * (d_ + o_) > 65536;
+#pragma omp parallel for schedule(static) if (big)
     for (std::int64_t r = 0; r < nr; ++r)
       for (std::int64_t dd = 0; dd < d_; ++dd)
-        xc[r * d_ + dd] = static_cast<float>(static_cast<double>(x[(r0 + r) * d_ + dd]) - shift_x_[static_cast<std::size_t>(dd)]);
+        xd[r * d_ + dd] = static_cast<double>(x[(r0 + r) * d_ + dd]) - shift_x_[static_cast<std::size_t>(dd)];
+    // Neurons and inputs write disjoint sums, so the threads split them.
+#pragma omp parallel for schedule(static) if (big)
     for (std::int64_t o = 0; o < o_; ++o) {
+      double sy = 0, syy = 0, np = 0, syp = 0, syyp = 0;
       for (std::int64_t r = 0; r < nr; ++r) {
         const float zv = z[(r0 + r) * o_ + o];
-        const float yc = static_cast<float>(static_cast<double>(zv) - shift_y_[idx(o)]);
-        const float m = zv > 0.0f ? 1.0f : 0.0f;
-        u[o * nr + r] = yc;
+        const double yc = static_cast<double>(zv) - shift_y_[idx(o)];
+        ud[o * nr + r] = yc;
+        sy += yc, syy += yc * yc;
         if (!regimes_) continue;
-        u[(o_ + o) * nr + r] = m * yc;
-        u[(2 * o_ + o) * nr + r] = m;
+        const bool pos = zv > 0.0f;  // the regime of the bias-inclusive pre-activation
+        ud[(o_ + o) * nr + r] = pos ? yc : 0.0;
+        ud[(2 * o_ + o) * nr + r] = pos ? 1.0 : 0.0;
+        if (pos) np += 1, syp += yc, syyp += yc * yc;
       }
+      sy_[idx(o)] += sy, syy_[idx(o)] += syy;
+      if (regimes_) npos_[idx(o)] += np, sypos_[idx(o)] += syp, syypos_[idx(o)] += syyp;
     }
-    add_block(xc, false, u, nr);
+#pragma omp parallel for schedule(static) if (big)
+    for (std::int64_t dd = 0; dd < d_; ++dd) {
+      double s = 0;
+      for (std::int64_t r = 0; r < nr; ++r) s += xd[r * d_ + dd];
+      sx_[static_cast<std::size_t>(dd)] += s;
+    }
+    // cross (3O x D) += U (3O x R) · Xc (R x D); Σ x·xᵀ (D x D) += Xcᵀ Xc.
+    kernels::dgemm_acc(kernels::DgemmArgs{false, o3, d_, nr, ud, nr, xd, d_, cross_.data(), d_});
+    if (second_) kernels::dgemm_acc(kernels::DgemmArgs{true, d_, d_, nr, xd, d_, xd, d_, sxx_.data(), d_});
+    n_ += static_cast<double>(nr);
   }
 }
 
@@ -247,6 +266,10 @@ void PatternStats::accumulate_conv(const kernels::ConvGeom& g, const float* x, c
       for (std::int64_t i = 0; i < gn; ++i) kernels::im2col(g, x + (n0 + i) * in_size, 0, g.out_h, col + i * P, cols);
       reference_from_block(col, cols, z + n0 * o_ * P, gn, P);
       gathered = true;
+    }
+    if (exact_) {
+      add_conv_exact(g, x + n0 * in_size, z + n0 * o_ * P, gn, col, gathered);
+      continue;
     }
     // Gather and centre the patches, padded zeros included, one row d of col at a time: every row
     // moves by the same shift, and its sum (Σx) is taken while the row is still in L1, so col
@@ -279,8 +302,39 @@ void PatternStats::accumulate_conv(const kernels::ConvGeom& g, const float* x, c
         }
       }
     }
-    add_block(col, true, u, cols, xsum.data());
+    add_block(col, u, cols, xsum.data());
   }
+}
+
+// The exact conv path: the block's patches become ordinary rows (patch-major, as the dense path
+// takes them) and go through add_rows_exact. Transposing costs O(D) per row against the O(D·O)
+// of the products.
+void PatternStats::add_conv_exact(const kernels::ConvGeom& g, const float* x, const float* z, std::int64_t gn, float* col,
+                                  bool gathered) {
+  const std::int64_t P = g.positions(), cols = gn * P;
+  const std::int64_t in_size = g.in_c * g.in_h * g.in_w;
+  if (!gathered) {
+#pragma omp parallel for schedule(static)
+    for (std::int64_t i = 0; i < gn; ++i) kernels::im2col(g, x + i * in_size, 0, g.out_h, col + i * P, cols);
+  }
+  thread_local AlignedBuffer rows_buf, out_buf;
+  float* rows = scratch(rows_buf, cols * d_);
+  float* out = scratch(out_buf, cols * o_);
+  // 32 x 32 tiles: both the reads of col and the writes of rows stay within a few cache lines.
+  constexpr std::int64_t kTile = 32;
+#pragma omp parallel for schedule(static)
+  for (std::int64_t c0 = 0; c0 < cols; c0 += kTile) {
+    const std::int64_t c1 = std::min(cols, c0 + kTile);
+    for (std::int64_t d0 = 0; d0 < d_; d0 += kTile) {
+      const std::int64_t d1 = std::min(d_, d0 + kTile);
+      for (std::int64_t c = c0; c < c1; ++c)
+        for (std::int64_t dd = d0; dd < d1; ++dd) rows[c * d_ + dd] = col[dd * cols + c];
+    }
+  }
+  for (std::int64_t i = 0; i < gn; ++i)
+    for (std::int64_t o = 0; o < o_; ++o)
+      for (std::int64_t p = 0; p < P; ++p) out[(i * P + p) * o_ + o] = z[(i * o_ + o) * P + p];
+  add_rows_exact(rows, out, cols);
 }
 
 void PatternStats::shift_to(const std::vector<double>& new_x, const std::vector<double>& new_y) {
@@ -326,7 +380,9 @@ void PatternStats::merge(const PatternStats& other) {
   }
   if (other.n_ == 0) return;
   if (n_ == 0) {
+    const bool exact = exact_;  // how this object accumulates is its own setting
     *this = other;
+    exact_ = exact;
     return;
   }
   PatternStats b = other;

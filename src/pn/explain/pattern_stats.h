@@ -37,11 +37,18 @@ public:
   // third of the cost (one GEMM row per neuron instead of three); the regime accessors then throw.
   PatternStats(std::int64_t d, std::int64_t o, bool second_moments, bool regimes = true);
 
-  // rows x (R, D) and pre-activations z (R, O), row-major float.
+  // rows x (R, D) and pre-activations z (R, O), row-major float. Centred and summed in double
+  // (kernels::dgemm_acc): the error is that of double arithmetic, about 1e-13 relative.
   void accumulate_rows(const float* x, const float* z, std::int64_t rows);
   // A conv layer: images x (N, C, H, W), pre-activations z (N, O, out_h, out_w); every
-  // (image, position) is a row.
+  // (image, position) is a row. By default the products run through the float kernel in runs of
+  // kernels::kF64Run added in double (GemmArgs::c64): float speed, about 1e-9 relative at 10^6
+  // rows of well-centred data, worse where the centred values are far apart (zero padding around
+  // inputs far from the origin: 3e-7 measured). With set_exact(true) the conv rows take the dense
+  // path's double arithmetic instead, at a few times the cost.
   void accumulate_conv(const kernels::ConvGeom& g, const float* x, const float* z);
+  void set_exact(bool exact) { exact_ = exact; }
+  bool exact() const { return exact_; }
 
   // Adds another set of sums over other rows (same D, O, second-moment setting).
   void merge(const PatternStats& other);
@@ -108,10 +115,15 @@ private:
   std::int64_t conv_group(const kernels::ConvGeom& g) const;
   // col: the (D x cols) im2col block of gn images, z: their (gn, O, P) pre-activations.
   void reference_from_block(const float* col, std::int64_t cols, const float* z, std::int64_t gn, std::int64_t P);
-  // Adds one block of centred rows: xc (rows x D, or D x rows when transposed_x), u = [y | m·y | m]
-  // stacked as (3·O x rows) (just y, O x rows, without regimes) and the vector sums.
-  // xsum: the rows' Σx when the caller already has it (else computed here).
-  void add_block(const float* xc, bool x_is_d_by_rows, const float* u, std::int64_t rows, const double* xsum = nullptr);
+  // Adds one block of centred conv rows: col (D x rows, the im2col block), u = [y | m·y | m]
+  // stacked as (3·O x rows) (just y, O x rows, without regimes) and xsum, the rows' Σx.
+  void add_block(const float* col, const float* u, std::int64_t rows, const double* xsum);
+  // Adds rows x (R x D) and outputs z (R x O), both row-major, centred and summed in double.
+  void add_rows_exact(const float* x, const float* z, std::int64_t rows);
+  // The exact path for gn images of a conv layer (col: scratch for their im2col block, already
+  // filled when gathered).
+  void add_conv_exact(const kernels::ConvGeom& g, const float* x, const float* z, std::int64_t gn, float* col,
+                      bool gathered);
   void shift_to(const std::vector<double>& new_x, const std::vector<double>& new_y);
   void require_regimes(const char* what) const;
   std::int64_t u_rows() const { return regimes_ ? 3 * o_ : o_; }
@@ -120,6 +132,7 @@ private:
   bool second_ = false;
   bool regimes_ = true;
   bool shifted_ = false;
+  bool exact_ = false;
   double n_ = 0;
   std::vector<double> shift_x_, shift_y_;
   std::vector<double> sy_, syy_, npos_, sypos_, syypos_;  // O

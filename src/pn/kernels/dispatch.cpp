@@ -113,4 +113,6 @@ void gemm(const KernelTable& table, const GemmArgs& args) {
 
 void gemm(const GemmArgs& args) { gemm(active(), args); }
 
+void dgemm_acc(const DgemmArgs& args) { active().dgemm_acc(args); }
+
 }  // namespace pn::kernels

@@ -29,8 +29,8 @@ struct GemmArgs {
   bool accumulate = false;
   // When set, op(A) op(B) is ADDED into this double matrix (leading dimension ldc) instead of
   // written to c: products are summed in float32 over runs of at most kF64Run steps of k, and each
-  // run's sum is added in double. This is the pattern statistics' kernel: float speed, with the
-  // rounding of a run of 64 products instead of a run over the whole data set.
+  // run's sum is added in double. This is the conv layers' pattern statistics kernel: float speed,
+  // with the rounding of a run of 64 products instead of a run over the whole data set.
   double* c64 = nullptr;
 };
 
@@ -38,6 +38,21 @@ struct GemmArgs {
 // against the flushes into double: on a conv4-sized layer runs of 64 cost 7% of the speed of runs
 // of 128 and halve the error; runs of 32 cost 20% (bench/README.md, "Pattern statistics").
 inline constexpr std::int64_t kF64Run = 64;
+
+// C += op(A) · B in double: op(A) is M x K (A stored M x K, or K x M with trans_a), B is K x N,
+// C is M x N, all row-major with the given leading dimensions. Every product and sum is in
+// double. The dense layers' pattern statistics use it on centred inputs kept in double, which
+// the float kernel's c64 mode cannot take (PatternStats::accumulate_rows).
+struct DgemmArgs {
+  bool trans_a = false;
+  std::int64_t m = 0, n = 0, k = 0;
+  const double* a = nullptr;
+  std::int64_t lda = 0;
+  const double* b = nullptr;
+  std::int64_t ldb = 0;
+  double* c = nullptr;
+  std::int64_t ldc = 0;
+};
 
 // Pooling over planes (N*C of them) of size h x w with a square window, no padding.
 // out_h = (h - kernel) / stride + 1 (floor), likewise out_w.
@@ -76,6 +91,9 @@ struct KernelTable {
   void (*avgpool_forward)(const PoolGeom& g, const float* x, float* y);
   // dx = 0, then every input of a window receives dy / kernel².
   void (*avgpool_backward)(const PoolGeom& g, const float* dy, float* dx);
+
+  // C += op(A) · B in double (DgemmArgs). OpenMP-parallel; deterministic for any thread count.
+  void (*dgemm_acc)(const DgemmArgs& args);
 };
 
 // The tables compiled into this binary. table_for() throws pn::Error when the CPU lacks the
@@ -92,5 +110,7 @@ const KernelTable& active();
 // C = op(A) op(B) (+C) through the active table with a per-thread cached workspace.
 void gemm(const GemmArgs& args);
 void gemm(const KernelTable& table, const GemmArgs& args);
+// C += op(A) · B in double through the active table.
+void dgemm_acc(const DgemmArgs& args);
 
 }  // namespace pn::kernels

@@ -24,6 +24,7 @@ constexpr std::int64_t kNC = 4080;  // a multiple of kNR
 #include "pn/kernels/simd/gemm.inl"
 #include "pn/kernels/simd/elementwise.inl"
 #include "pn/kernels/simd/pool.inl"
+#include "pn/kernels/simd/dgemm.inl"
 
 static_assert(kMC % kMR == 0 && kNC % kNR == 0, "blocking must be a multiple of the micro-tile");
 
@@ -45,6 +46,7 @@ const KernelTable& avx2_table() {
       avx2::maxpool_backward,
       avx2::avgpool_forward,
       avx2::avgpool_backward,
+      avx2::dgemm_acc,
   };
   return table;
 }

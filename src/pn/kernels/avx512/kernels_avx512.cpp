@@ -23,6 +23,7 @@ constexpr std::int64_t kNC = 3072;  // a multiple of kNR
 #include "pn/kernels/simd/gemm.inl"
 #include "pn/kernels/simd/elementwise.inl"
 #include "pn/kernels/simd/pool.inl"
+#include "pn/kernels/simd/dgemm.inl"
 
 static_assert(kMC % kMR == 0 && kNC % kNR == 0, "blocking must be a multiple of the micro-tile");
 
@@ -44,6 +45,7 @@ const KernelTable& avx512_table() {
       avx512::maxpool_backward,
       avx512::avgpool_forward,
       avx512::avgpool_backward,
+      avx512::dgemm_acc,
   };
   return table;
 }

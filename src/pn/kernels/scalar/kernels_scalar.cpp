@@ -143,6 +143,17 @@ void avgpool_backward(const PoolGeom& g, const float* dy, float* dx) {
   }
 }
 
+// C += op(A) · B in double: each element's products summed in k order, then added to C.
+void dgemm_acc(const DgemmArgs& g) {
+#pragma omp parallel for schedule(static) if (g.m * g.n * g.k > 100000)
+  for (std::int64_t i = 0; i < g.m; ++i)
+    for (std::int64_t j = 0; j < g.n; ++j) {
+      double sum = 0.0;
+      for (std::int64_t p = 0; p < g.k; ++p) sum += (g.trans_a ? g.a[p * g.lda + i] : g.a[i * g.lda + p]) * g.b[p * g.ldb + j];
+      g.c[i * g.ldc + j] += sum;
+    }
+}
+
 }  // namespace
 }  // namespace pn::kernels::scalar
 
@@ -156,6 +167,7 @@ const KernelTable& scalar_table() {
       scalar::bias_add,       scalar::channel_sums,
       scalar::maxpool_forward, scalar::maxpool_backward,
       scalar::avgpool_forward, scalar::avgpool_backward,
+      scalar::dgemm_acc,
   };
   return table;
 }

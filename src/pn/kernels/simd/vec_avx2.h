@@ -59,4 +59,17 @@ struct Vec {
 
 using Mask = __m256;
 
+// 4-lane double vector: the double-precision statistics GEMM (simd/dgemm.inl).
+struct VecD {
+  static constexpr int width = 4;
+  __m256d v;
+
+  static VecD zero() { return {_mm256_setzero_pd()}; }
+  static VecD broadcast(const double* p) { return {_mm256_broadcast_sd(p)}; }
+  static VecD loadu(const double* p) { return {_mm256_loadu_pd(p)}; }
+  void storeu(double* p) const { _mm256_storeu_pd(p, v); }
+  friend VecD operator+(VecD a, VecD b) { return {_mm256_add_pd(a.v, b.v)}; }
+  static VecD fma(VecD a, VecD b, VecD c) { return {_mm256_fmadd_pd(a.v, b.v, c.v)}; }
+};
+
 }  // namespace pn::kernels::avx2

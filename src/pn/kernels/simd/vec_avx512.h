@@ -46,4 +46,17 @@ struct Vec {
 
 using Mask = __mmask16;
 
+// 8-lane double vector (see vec_avx2.h).
+struct VecD {
+  static constexpr int width = 8;
+  __m512d v;
+
+  static VecD zero() { return {_mm512_setzero_pd()}; }
+  static VecD broadcast(const double* p) { return {_mm512_set1_pd(*p)}; }
+  static VecD loadu(const double* p) { return {_mm512_loadu_pd(p)}; }
+  void storeu(double* p) const { _mm512_storeu_pd(p, v); }
+  friend VecD operator+(VecD a, VecD b) { return {_mm512_add_pd(a.v, b.v)}; }
+  static VecD fma(VecD a, VecD b, VecD c) { return {_mm512_fmadd_pd(a.v, b.v, c.v)}; }
+};
+
 }  // namespace pn::kernels::avx512
