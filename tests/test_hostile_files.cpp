@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <string>
 #include <vector>
@@ -473,6 +474,39 @@ TEST(Regression, FuzzImagePnmHeaderNumberOverflow) {
   // A valid header goes on to stb, which decodes the image.
   write_bytes(path, "P5 2 2 255\n" + std::string(4, '\x80'));
   EXPECT_EQ(pn::io::read_image(path).shape(), pn::Shape({3, 2, 2}));
+}
+
+TEST(Regression, FuzzImagePngEmptyFirstIdat) {
+  // fuzz_image, 5 s CI run: a PNG whose first IDAT chunk is empty made stb_image 2.27 call
+  // memcpy(NULL, data, 0) (UBSan: null pointer passed as argument 1, declared never null).
+  // Empty IDAT chunks are legal and carry nothing; read_image drops them before stb decodes.
+  TempDir dir;
+  const std::string path = dir.file("idat.png");
+  const std::vector<std::uint8_t> rgb = {10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120};
+  pn::io::write_png(path, rgb, 2, 2);
+  const pn::Tensor want = pn::io::read_image(path);
+  std::string png;
+  {
+    std::ifstream in(path, std::ios::binary);
+    png.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::size_t idat = png.find("IDAT");
+  ASSERT_NE(idat, std::string::npos);
+  // length 0, type IDAT, no data, CRC-32 of "IDAT"; twice, before the chunk with the pixels.
+  const auto crc = static_cast<std::uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>("IDAT"), 4));
+  const std::string empty_idat = bytes_of({0, 0, 0, 0, 'I', 'D', 'A', 'T', static_cast<unsigned char>(crc >> 24),
+                                           static_cast<unsigned char>(crc >> 16), static_cast<unsigned char>(crc >> 8),
+                                           static_cast<unsigned char>(crc)});
+  write_bytes(path, png.substr(0, idat - 4) + empty_idat + empty_idat + png.substr(idat - 4));
+  const pn::Tensor got = pn::io::read_image(path);
+  ASSERT_EQ(got.shape(), want.shape());
+  for (std::int64_t i = 0; i < want.numel(); ++i) EXPECT_EQ(got[i], want[i]) << "value " << i;
+  // A PNG whose only IDAT is empty has no pixels: a clear error, as from stb for a missing IDAT.
+  std::size_t length = 0;
+  for (std::size_t i = idat - 4; i < idat; ++i) length = (length << 8) | static_cast<unsigned char>(png[i]);
+  const std::size_t next = idat - 4 + 12 + length;
+  write_bytes(path, png.substr(0, idat - 4) + empty_idat + png.substr(next));
+  EXPECT_THAT(message_of([&] { (void)pn::io::read_image(path); }), AllOf(HasSubstr(path), HasSubstr("cannot decode image file")));
 }
 
 TEST(HostileMetadata, StatsAndPatternsLayerListsAreChecked) {

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <string_view>
 
 namespace pn::io {
@@ -124,6 +125,43 @@ void check_pnm_header(std::FILE* f, const std::string& path) {
   std::rewind(f);
 }
 
+// stb_image 2.27 appends each IDAT chunk of a PNG to its buffer with memcpy(buffer, data, length),
+// and before the first non-empty chunk the buffer is still null: a zero-length first IDAT makes
+// that memcpy(NULL, data, 0), undefined behaviour (found by fuzz/fuzz_image). Zero-length IDAT
+// chunks are legal and carry no data, so they are dropped before stb sees the file. Returns the
+// file's bytes without them, or an empty string (and f rewound) when there is nothing to drop.
+std::string png_without_empty_idat(std::FILE* f) {
+  static constexpr unsigned char kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  unsigned char head[8] = {};
+  if (std::fread(head, 1, 8, f) != 8 || std::memcmp(head, kSignature, 8) != 0) {
+    std::rewind(f);
+    return {};
+  }
+  std::string bytes(reinterpret_cast<const char*>(head), 8);
+  char chunk[65536];
+  for (std::size_t got = 0; (got = std::fread(chunk, 1, sizeof chunk, f)) > 0;) bytes.append(chunk, got);
+  std::rewind(f);
+  const auto byte = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])); };
+  std::string kept = bytes.substr(0, 8);
+  bool dropped = false;
+  std::size_t pos = 8;
+  // Each chunk: length (4 bytes, big-endian), type (4), data (length), CRC (4).
+  while (pos + 12 <= bytes.size()) {
+    const std::uint64_t length = (byte(pos) << 24) | (byte(pos + 1) << 16) | (byte(pos + 2) << 8) | byte(pos + 3);
+    const std::uint64_t end = pos + 12 + length;
+    if (end > bytes.size()) break;  // truncated: stb reports it
+    if (length == 0 && bytes.compare(pos + 4, 4, "IDAT") == 0) {
+      dropped = true;
+    } else {
+      kept.append(bytes, pos, static_cast<std::size_t>(end - pos));
+    }
+    pos = static_cast<std::size_t>(end);
+  }
+  if (!dropped) return {};
+  kept.append(bytes, pos, std::string::npos);
+  return kept;
+}
+
 const char* stb_reason() {
   const char* reason = stbi_failure_reason();
   return reason ? reason : "no reason given";
@@ -211,15 +249,20 @@ Tensor read_image(const std::string& path) {
   if (std::filesystem::is_directory(path, ec)) throw Error("cannot read image file '{}': it is a folder", path);
   check_jpeg_huffman_tables(file.get(), path);
   check_pnm_header(file.get(), path);
+  const std::string cleaned = png_without_empty_idat(file.get());
+  const auto* mem = reinterpret_cast<const stbi_uc*>(cleaned.data());
+  const int mem_size = static_cast<int>(std::min<std::size_t>(cleaned.size(), INT_MAX));
   int w = 0, h = 0, channels_in_file = 0;
   // The header first (stbi_info reads it and rewinds the file): a few bytes claiming a huge image
   // would otherwise make the decoder allocate, and fill, the whole of it.
-  if (!stbi_info_from_file(file.get(), &w, &h, &channels_in_file)) {
-    throw Error("cannot decode image file '{}' (expected PNG, JPEG or BMP): {}", path, stb_reason());
-  }
+  const int info = cleaned.empty() ? stbi_info_from_file(file.get(), &w, &h, &channels_in_file)
+                                   : stbi_info_from_memory(mem, mem_size, &w, &h, &channels_in_file);
+  if (!info) throw Error("cannot decode image file '{}' (expected PNG, JPEG or BMP): {}", path, stb_reason());
   check_image_size(path, w, h);
   // Asking for 3 components makes stb convert gray, gray+alpha and RGBA to RGB.
-  const std::unique_ptr<unsigned char, StbiFree> pixels(stbi_load_from_file(file.get(), &w, &h, &channels_in_file, 3));
+  const std::unique_ptr<unsigned char, StbiFree> pixels(cleaned.empty()
+                                                            ? stbi_load_from_file(file.get(), &w, &h, &channels_in_file, 3)
+                                                            : stbi_load_from_memory(mem, mem_size, &w, &h, &channels_in_file, 3));
   if (!pixels) {
     throw Error("cannot decode image file '{}' (expected PNG, JPEG or BMP): {}", path, stb_reason());
   }
