@@ -94,10 +94,16 @@ std::string run_network(const Options& o, const Network& net, std::string& claim
   // One line per estimator over the layers.
   std::vector<std::string> layers;
   std::map<explain::Estimator, std::vector<double>> mean;
+  std::vector<std::string> skipped;
   for (const auto& r : table) {
+    if (!r.skipped.empty()) {
+      if (skipped.empty() || skipped.back().rfind(r.layer + ":", 0) != 0) skipped.push_back(r.layer + ": " + r.skipped);
+      continue;
+    }
     if (layers.empty() || layers.back() != r.layer) layers.push_back(r.layer);
     mean[r.estimator].push_back(r.quality.mean);
   }
+  for (const std::string& sk : skipped) fmt::print(stderr, "fig3_correlation: {} {}\n", net.name, sk);
   viz::Figure f;
   f.title = fmt::format("rho(S) per layer: {} on {}", net.name, net.fashion_mnist ? "Fashion-MNIST" : o.images);
   f.xlabel = "layer";
@@ -144,6 +150,7 @@ std::string run_network(const Options& o, const Network& net, std::string& claim
     md += fmt::format("| {}{} | {:.4f} | {:.4f} | {:.4f} | {:.4f} | {} |\n", layers[i], dense ? " (dense)" : "", r, w, a, ap,
                       holds ? "holds" : "**does not hold**");
   }
+  for (const std::string& sk : skipped) md += fmt::format("| {} | skipped: {} | | | | |\n", sk.substr(0, sk.find(':')), sk.substr(sk.find(':') + 2));
   md += fmt::format("\nThe ordering holds on {} of {} dense layers and {} of {} conv layers (S_a+- within 1e-3 of S_a counts "
                     "as >=; the other comparisons are strict, so two estimators that both leave all the correlation behind, "
                     "rho = 0, break it).\n\n",

@@ -9,6 +9,7 @@
 #include "pn/dist/shard.h"
 #include "pn/explain/fit_patterns.h"
 #include "pn/explain/patterns.h"
+#include "pn/explain/quality_table.h"
 #include "pn/io/npy.h"
 #include "pn/io/safetensors.h"
 #include "pn/nn/data_source.h"
@@ -201,6 +202,42 @@ TEST(ShardedStats, OwnReferencePointsAgreeOnlyToFloatRounding) {
   explain::PatternStats dense = first.stats()[1];
   dense.merge(second.stats()[1]);
   EXPECT_TRUE(same_sums(whole.stats()[1], dense, 1e-12));
+}
+
+// rho under a memory budget: a layer whose statistics and solves would not fit is skipped and
+// named, the others are evaluated exactly as without the budget (each layer's sums and its random
+// patterns do not depend on which other layers are evaluated).
+TEST(QualityBudget, LayersBeyondTheMemoryBudgetAreSkippedAndNamed) {
+  const nn::Sequential model = small_model(5);
+  const Tensor x = small_data(90, 9);
+  const explain::QualitySplits splits{nn::DataSource::from_tensor(rows_of(x, 0, 30)), nn::DataSource::from_tensor(rows_of(x, 30, 60)),
+                                      nn::DataSource::from_tensor(rows_of(x, 60, 90))};
+  const std::vector<explain::Estimator> ests = {explain::Estimator::random, explain::Estimator::filter, explain::Estimator::linear,
+                                                explain::Estimator::two_component};
+  const auto full = explain::quality_per_layer(model, splits, ests, 1e-6, 1, 16, {}, 1e12);
+  // conv1 (D 18, O 5) and fc2 (D 12, O 3) fit; fc1 (D 80, O 12) does not.
+  const explain::QualityMemory conv = explain::quality_memory(18, 5), fc1 = explain::quality_memory(80, 12),
+                               fc2 = explain::quality_memory(12, 3);
+  const double budget = conv.statistics + fc2.statistics + std::max(conv.workspace, fc2.workspace) + 1;
+  ASSERT_GT(conv.statistics + fc1.statistics + std::max(conv.workspace, fc1.workspace), budget);
+  const auto part = explain::quality_per_layer(model, splits, ests, 1e-6, 1, 16, {}, budget);
+  ASSERT_EQ(part.size(), full.size());
+  ASSERT_EQ(part.size(), 3 * ests.size());
+  for (std::size_t i = 0; i < part.size(); ++i) {
+    SCOPED_TRACE(part[i].layer + " " + explain::estimator_name(part[i].estimator));
+    EXPECT_EQ(part[i].layer, full[i].layer);
+    EXPECT_TRUE(full[i].skipped.empty());
+    if (part[i].layer == "fc1") {
+      EXPECT_NE(part[i].skipped.find("more than the"), std::string::npos) << part[i].skipped;
+      EXPECT_TRUE(std::isnan(part[i].quality.mean));
+      EXPECT_TRUE(part[i].quality.rho.empty());
+    } else {
+      EXPECT_TRUE(part[i].skipped.empty());
+      EXPECT_EQ(part[i].quality.mean, full[i].quality.mean);
+      EXPECT_EQ(part[i].quality.median, full[i].quality.median);
+    }
+  }
+  EXPECT_NE(explain::quality_csv(part).find("fc1,linear,nan,nan,0,0"), std::string::npos) << explain::quality_csv(part);
 }
 
 // fit-patterns' and quality's default batch: one batch's forward trace within the budget.

@@ -33,6 +33,7 @@ struct QualityOptions {
   std::int64_t batch = 0;  // 0: nn::batch_for_memory
   double ridge = 1e-6;
   std::uint64_t seed = 1;
+  double memory_gb = 0;  // 0: explain::default_quality_memory_budget()
 };
 
 Tensor take_rows(const Tensor& x, std::int64_t begin, std::int64_t end) {
@@ -102,7 +103,7 @@ int run_quality(const QualityOptions& o) {
   }
   const std::vector<explain::QualityRow> rows =
       explain::quality_per_layer(model, {fit_x, v_x, eval_x}, estimators, o.ridge, o.seed,
-                                 o.batch > 0 ? o.batch : nn::batch_for_memory(model), parts);
+                                 o.batch > 0 ? o.batch : nn::batch_for_memory(model), parts, o.memory_gb * 1e9);
   if (!dist::is_root()) return 0;
   fmt::print("{:<12}", "layer");
   for (auto e : estimators) fmt::print(" {:>22}", fmt::format("{} mean/median", explain::estimator_name(e)));
@@ -111,6 +112,9 @@ int run_quality(const QualityOptions& o) {
     fmt::print(" {:>10.4f} / {:>9.4f}", rows[i].quality.mean, rows[i].quality.median);
   }
   fmt::print("\n");
+  for (std::size_t i = 0; i < rows.size(); i += estimators.size()) {
+    if (!rows[i].skipped.empty()) fmt::print("{}: skipped: {} (--memory-budget)\n", rows[i].layer, rows[i].skipped);
+  }
   const std::string csv = explain::quality_csv(rows);
   write_file_atomic(o.out, csv);
   fmt::print("rho per layer written to {}\n", o.out);
@@ -134,6 +138,10 @@ Runner add_quality(CLI::App& app) {
   sub->add_option("--ridge", o->ridge, "Ridge of the read-out, relative to the mean input variance")->check(CLI::PositiveNumber);
   sub->add_option("--seed", o->seed, "Seed of the random estimator");
   sub->add_option("--out", o->out, "CSV file to write")->required();
+  sub->add_option("--memory-budget", o->memory_gb,
+                  "GB the statistics and solves may take (default: 3/4 of physical memory); layers beyond it are skipped "
+                  "and named")
+      ->check(CLI::PositiveNumber);
   return [o] { return run_quality(*o); };
 }
 

@@ -3,15 +3,30 @@
 #include "pn/core/error.h"
 #include "pn/kernels/conv.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace pn::explain {
 
-StatsCollector::StatsCollector(const nn::Sequential& model, bool second_moments, bool regimes) : model_(model) {
+std::vector<std::size_t> kernel_layers(const nn::Sequential& model) {
+  std::vector<std::size_t> out;
   for (std::size_t i = 0; i < model.size(); ++i) {
-    const auto& l = model.layer(i);
-    if (!l.spec.has_params()) continue;
-    const Tensor& w = l.weight.value();
+    if (model.layer(i).spec.has_params()) out.push_back(i);
+  }
+  return out;
+}
+
+StatsCollector::StatsCollector(const nn::Sequential& model, bool second_moments, bool regimes)
+    : StatsCollector(model, second_moments, regimes, kernel_layers(model)) {}
+
+StatsCollector::StatsCollector(const nn::Sequential& model, bool second_moments, bool regimes,
+                               const std::vector<std::size_t>& model_layers)
+    : model_(model) {
+  for (std::size_t i : model_layers) {
+    if (i >= model.size() || !model.layer(i).spec.has_params()) {
+      throw Error("pattern statistics: model layer {} is not a dense or conv layer", i);
+    }
+    const Tensor& w = model.layer(i).weight.value();
     layers_.push_back(i);
     stats_.emplace_back(w.numel() / w.dim(0), w.dim(0), second_moments, regimes);
   }
@@ -81,13 +96,23 @@ Patterns fit_patterns(const nn::Sequential& model, const StatsCollector* collect
   p.estimator = estimator;
   p.model_fingerprint = model.fingerprint();
   Rng rng(seed);
-  std::size_t k = 0;
   for (std::size_t i = 0; i < model.size(); ++i) {
     const auto& l = model.layer(i);
     if (!l.spec.has_params()) continue;
     LayerPatterns lp;
     lp.layer = l.spec.name;
     const Tensor& w = l.weight.value();
+    // The collector's statistics of this layer; a collector of some layers only leaves the
+    // others' patterns empty.
+    std::size_t k = 0;
+    if (needs_stats) {
+      const auto& have = collector->layer_indices();
+      k = static_cast<std::size_t>(std::find(have.begin(), have.end(), i) - have.begin());
+      if (k == have.size()) {
+        p.layers.push_back(std::move(lp));
+        continue;
+      }
+    }
     switch (estimator) {
       case Estimator::filter: lp.a = filter_pattern(w, lp.report); break;
       case Estimator::random: lp.a = random_pattern(w, rng, lp.report); break;
@@ -105,7 +130,6 @@ Patterns fit_patterns(const nn::Sequential& model, const StatsCollector* collect
       case Estimator::identity: break;
     }
     p.layers.push_back(std::move(lp));
-    ++k;
   }
   return p;
 }

@@ -17,6 +17,8 @@ public:
   // second_moments: also Σx·xᵀ per layer (for rho(S); D² doubles per layer). regimes: also the
   // positive-regime sums of the two-component estimator (three times the work of linear alone).
   StatsCollector(const nn::Sequential& model, bool second_moments, bool regimes = true);
+  // Statistics of the given model layers only (indices into the model, dense or conv layers).
+  StatsCollector(const nn::Sequential& model, bool second_moments, bool regimes, const std::vector<std::size_t>& model_layers);
 
   // x is a batch (N, input...) of the model's input; checks finiteness and shape.
   void add_batch(const Tensor& x);
@@ -49,8 +51,12 @@ private:
   double images_ = 0;
 };
 
+// The model's dense and conv layers (indices into the model), in order.
+std::vector<std::size_t> kernel_layers(const nn::Sequential& model);
+
 // Patterns of the given estimator for every dense and conv layer. identity has no pattern (an
-// error); filter and random need no statistics (collector may be null for them).
+// error); filter and random need no statistics (collector may be null for them). With a collector
+// of some layers only, the linear and two-component patterns of the other layers are left empty.
 Patterns fit_patterns(const nn::Sequential& model, const StatsCollector* collector, Estimator estimator,
                       std::uint64_t seed = 1);
 
