@@ -472,9 +472,12 @@ std::string summary(const std::vector<NetworkReport>& reports, const Fig4Options
        "- The y-axis is the raw probability, not normalised to the clean value; heat maps are computed once on the clean image.\n"
        "- Patch scores are signed sums (a negative attribution sends a patch to the end of the order); ties keep the lower patch "
        "index first.\n"
-       "- `fraction_replaced` in the CSV is n divided by the number of patches.\n"
-       "- Data: Fashion-MNIST and networks trained on it, not ImageNet and VGG-16: the paper's numbers are not comparable, only "
-       "the ranking is.\n\n";
+       "- `fraction_replaced` in the CSV is n divided by the number of patches.\n";
+  s += o.model_file.empty() ? "- Data: Fashion-MNIST and networks trained on it, not ImageNet and VGG-16: the paper's numbers are not "
+                         "comparable, only the ranking is.\n\n"
+                       : fmt::format("- Data: the network of --model and the images of --images ({}), not the paper's ImageNet "
+                                     "validation images.\n\n",
+                                     o.images);
   s += fmt::format("Run: `fig4_degradation{}` (seed {}).\n\n", o.quick ? " --quick" : "", o.seed);
   for (const NetworkReport& r : reports) s += network_summary(r, ig_steps(o, f));
   s += "Files: `degradation_<net>.csv` (method, n, fraction_replaced, mean_probability, still_original), `aopc_<net>.csv` "

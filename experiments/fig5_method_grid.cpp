@@ -339,7 +339,7 @@ const Column& find(const std::vector<Column>& cols, const std::string& method, c
 std::string fit_source(const Network& net) { return net.fashion_mnist ? "training images" : "images of the folder"; }
 
 std::string network_title(const Network& net, const Options& o) {
-  if (!net.fashion_mnist) return fmt::format("{} on {}", net.name, viz::plain_text(o.images));
+  if (!net.fashion_mnist) return fmt::format("{} on {}", viz::plain_text(net.name), viz::plain_text(o.images));
   return fmt::format("{} on Fashion-MNIST (test accuracy {:.1f}%)", net.name, 100.0 * net.test_accuracy);
 }
 
@@ -387,7 +387,7 @@ std::int64_t estimator_images(const Options& o, std::int64_t available) { return
 void write_estimator_grid(const Options& o, const Network& net, const Images& im, const Prediction& pred, const std::vector<Column>& cols,
                           const FittedPatterns& pats, std::int64_t factor) {
   viz::ImageGrid g;
-  g.title = fmt::format("Signal estimators: {} on {}\n{}patterns from {} {}", net.name,
+  g.title = fmt::format("Signal estimators: {} on {}\n{}patterns from {} {}", viz::plain_text(net.name),
                         net.fashion_mnist ? "Fashion-MNIST" : viz::plain_text(shorten(o.images, 30)),
                         net.test_accuracy > 0 ? fmt::format("test accuracy {:.1f}%, ", 100.0 * net.test_accuracy) : "", pats.rows,
                         fit_source(net));
