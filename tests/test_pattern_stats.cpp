@@ -307,60 +307,24 @@ TEST(PatternStats, ConvEqualsDenseFormulaOnExplicitIm2col) {
   }
 }
 
-// Conv inputs far from the origin (no padding, so every patch value sits near 10^3): the conv path
-// centres the im2col block with the same reference point it records, so the mean patch and the
-// moments agree with the im2col oracle as closely as on the dense path (a float-rounded shift
-// subtracted from the rows while the double one is recorded would move mean_x by up to half a float
-// ulp of 10^3, 3e-8 relative).
-TEST(PatternStats, ConvFarFromTheOriginKeepsItsReferencePoint) {
-  const auto g = pn::kernels::make_conv_geom(4, 2, 9, 9, 3, 3, 3, 1, 0);
-  pn::Rng rng(11);
-  std::vector<float> x(static_cast<std::size_t>(g.batch * g.in_c * g.in_h * g.in_w));
-  for (float& v : x) v = static_cast<float>(1000.0 + rng.uniform(-1, 1));
-  const std::int64_t P = g.positions(), D = g.patch(), R = g.batch * P;
-  std::vector<double> rows(static_cast<std::size_t>(R * D)), zr(static_cast<std::size_t>(R * g.out_c));
-  std::vector<float> z(static_cast<std::size_t>(g.batch * g.out_c * P));
-  for (std::int64_t n = 0; n < g.batch; ++n)
-    for (std::int64_t oy = 0; oy < g.out_h; ++oy)
-      for (std::int64_t ox = 0; ox < g.out_w; ++ox) {
-        const std::int64_t row = n * P + oy * g.out_w + ox;
-        double sum = 0;
-        for (std::int64_t c = 0; c < g.in_c; ++c)
-          for (std::int64_t ky = 0; ky < 3; ++ky)
-            for (std::int64_t kx = 0; kx < 3; ++kx) {
-              const double v = x[static_cast<std::size_t>(((n * g.in_c + c) * g.in_h + oy + ky) * g.in_w + ox + kx)];
-              rows[static_cast<std::size_t>(row * D + (c * 3 + ky) * 3 + kx)] = v;
-              sum += (v - 1000.0) * static_cast<double>((c + ky + kx) % 3) - 0.2;
-            }
-        for (std::int64_t j = 0; j < g.out_c; ++j) {
-          const auto zf = static_cast<float>(sum * static_cast<double>(j + 1) + static_cast<double>(j) * 0.3);
-          zr[static_cast<std::size_t>(row * g.out_c + j)] = zf;
-          z[static_cast<std::size_t>((n * g.out_c + j) * P + oy * g.out_w + ox)] = zf;
-        }
-      }
-  const TwoPass exact(rows, zr, D, g.out_c, R);
-  ex::PatternStats s(D, g.out_c, true);
-  s.accumulate_conv(g, x.data(), z.data());
-  EXPECT_LT(max_rel(s.mean_x(), exact.mean_x), 1e-10);
-  expect_matches(s, exact, 1e-6);
-}
-
-// 10^6 conv rows far from the origin: 100 images of 2 x 100 x 100 inputs near 10^3, a 3x3 conv
-// with 4 outputs (one of them near 10^3 too). With padding 1 the border patches hold zeros, 10^3
-// away from everything else: the hardest case for centring. Returns the streamed statistics
-// (fed in batches of 10 images) and the two-pass float64 moments of the explicit patch rows.
-struct ConvRun {
-  ex::PatternStats stats;
-  TwoPass exact;
+// Conv inputs far from the origin: images of 2 channels near 10^3 (noise 0.5), a 3x3 conv with
+// out_c outputs (output 2 near 10^3 too), and the explicit patch rows (zero padding included)
+// with their outputs for the two-pass oracle.
+struct FarConv {
+  pn::kernels::ConvGeom g;
+  std::vector<float> x, z;          // (N, 2, H, W) inputs, (N, O, P) outputs
+  std::vector<double> rows, zr;     // (R, D) patches, (R, O) outputs
 };
-ConvRun conv_million_rows(std::int64_t pad, bool exact_stats) {
-  const auto g = pn::kernels::make_conv_geom(100, 2, 100, 100, 4, 3, 3, 1, pad);
+FarConv far_conv(std::int64_t batch, std::int64_t side, std::int64_t out_c, std::int64_t pad) {
+  FarConv f{pn::kernels::make_conv_geom(batch, 2, side, side, out_c, 3, 3, 1, pad), {}, {}, {}, {}};
+  const auto& g = f.g;
   pn::Rng rng(11);
-  std::vector<float> x(static_cast<std::size_t>(g.batch * g.in_c * g.in_h * g.in_w));
-  for (float& v : x) v = static_cast<float>(1000.0 + rng.normal(0, 0.5));
+  f.x.resize(static_cast<std::size_t>(g.batch * g.in_c * g.in_h * g.in_w));
+  for (float& v : f.x) v = static_cast<float>(1000.0 + rng.normal(0, 0.5));
   const std::int64_t P = g.positions(), D = g.patch(), R = g.batch * P;
-  std::vector<double> rows(static_cast<std::size_t>(R * D)), zr(static_cast<std::size_t>(R * g.out_c));
-  std::vector<float> z(static_cast<std::size_t>(g.batch * g.out_c * P));
+  f.rows.resize(static_cast<std::size_t>(R * D));
+  f.zr.resize(static_cast<std::size_t>(R * g.out_c));
+  f.z.resize(static_cast<std::size_t>(g.batch * g.out_c * P));
   for (std::int64_t n = 0; n < g.batch; ++n)
     for (std::int64_t oy = 0; oy < g.out_h; ++oy)
       for (std::int64_t ox = 0; ox < g.out_w; ++ox) {
@@ -371,41 +335,57 @@ ConvRun conv_million_rows(std::int64_t pad, bool exact_stats) {
             for (std::int64_t kx = 0; kx < 3; ++kx) {
               const std::int64_t iy = oy + ky - pad, ix = ox + kx - pad;
               const bool in = iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w;
-              const double v = in ? x[static_cast<std::size_t>(((n * g.in_c + c) * g.in_h + iy) * g.in_w + ix)] : 0.0;
-              rows[static_cast<std::size_t>(row * D + (c * 3 + ky) * 3 + kx)] = v;
+              const double v = in ? f.x[static_cast<std::size_t>(((n * g.in_c + c) * g.in_h + iy) * g.in_w + ix)] : 0.0;
+              f.rows[static_cast<std::size_t>(row * D + (c * 3 + ky) * 3 + kx)] = v;
               sum += (v - 1000.0) * static_cast<double>((c + ky + kx) % 3) - 0.2;
             }
         for (std::int64_t j = 0; j < g.out_c; ++j) {
           const auto zf = static_cast<float>(sum * static_cast<double>(j + 1) + (j == 2 ? 1000.0 : static_cast<double>(j) * 0.3));
-          zr[static_cast<std::size_t>(row * g.out_c + j)] = zf;
-          z[static_cast<std::size_t>((n * g.out_c + j) * P + oy * g.out_w + ox)] = zf;
+          f.zr[static_cast<std::size_t>(row * g.out_c + j)] = zf;
+          f.z[static_cast<std::size_t>((n * g.out_c + j) * P + oy * g.out_w + ox)] = zf;
         }
       }
-  ConvRun run{ex::PatternStats(D, g.out_c, true), TwoPass(rows, zr, D, g.out_c, R)};
-  run.stats.set_exact(exact_stats);
-  auto part = g;
+  return f;
+}
+
+// No padding, so every patch value sits near 10^3: the conv path centres the im2col block with
+// the same reference point it records, so the mean patch agrees with the im2col oracle as closely
+// as on the dense path (a float-rounded shift subtracted from the rows while the double one is
+// recorded would move mean_x by up to half a float ulp of 10^3, 3e-8 relative).
+TEST(PatternStats, ConvFarFromTheOriginKeepsItsReferencePoint) {
+  const FarConv f = far_conv(4, 9, 3, 0);
+  const TwoPass exact(f.rows, f.zr, f.g.patch(), f.g.out_c, f.g.batch * f.g.positions());
+  ex::PatternStats s(f.g.patch(), f.g.out_c, true);
+  s.accumulate_conv(f.g, f.x.data(), f.z.data());
+  EXPECT_LT(max_rel(s.mean_x(), exact.mean_x), 1e-10);
+  expect_matches(s, exact, 1e-6);
+}
+
+// 10^6 conv rows far from the origin: 100 images of 2 x 100 x 100, 4 outputs. With padding 1 the
+// border patches hold zeros, 10^3 away from everything else: the hardest case for centring.
+// Streams the images in batches of 10 and compares with the two-pass float64 moments.
+void expect_conv_million_rows(std::int64_t pad, bool exact_stats, double tol) {
+  const FarConv f = far_conv(100, 100, 4, pad);
+  const TwoPass exact(f.rows, f.zr, f.g.patch(), f.g.out_c, f.g.batch * f.g.positions());
+  ex::PatternStats s(f.g.patch(), f.g.out_c, true);
+  s.set_exact(exact_stats);
+  auto part = f.g;
   part.batch = 10;
-  for (std::int64_t n = 0; n < g.batch; n += part.batch)
-    run.stats.accumulate_conv(part, x.data() + n * g.in_c * g.in_h * g.in_w, z.data() + n * g.out_c * P);
-  EXPECT_EQ(run.stats.rows(), static_cast<double>(R));
-  return run;
+  const std::int64_t in_size = f.g.in_c * f.g.in_h * f.g.in_w, out_size = f.g.out_c * f.g.positions();
+  for (std::int64_t n = 0; n < f.g.batch; n += part.batch) s.accumulate_conv(part, f.x.data() + n * in_size, f.z.data() + n * out_size);
+  EXPECT_EQ(s.rows(), static_cast<double>(f.g.batch * f.g.positions()));
+  expect_matches(s, exact, tol);
 }
 
 // The exact conv path (set_exact) meets the 1e-9 bar on the hardest data: measured 1.7e-11 (the
 // regime numerators, whose two-pass reference itself subtracts means; cov_xx 3.8e-13).
-TEST(PatternStats, ExactConvMillionRowsWithPaddingMatchTwoPassDouble) {
-  const ConvRun run = conv_million_rows(1, true);
-  expect_matches(run.stats, run.exact, kStreamingTolerance);
-}
+TEST(PatternStats, ExactConvMillionRowsWithPaddingMatchTwoPassDouble) { expect_conv_million_rows(1, true, kStreamingTolerance); }
 
 // The fast conv path (float runs of kF64Run added in double) on the same kind of data without
 // the zero border: measured 2.5e-9 (cov_xy), 2.3e-9 (cov_xx), 2.1e-9 (regime numerators). With the
 // border, cov_xx is off by 3.2e-7 (the zeros' centred value, -10^3, is rounded to float alike in
 // every border patch); pattern_stats.h says so.
-TEST(PatternStats, FastConvMillionRowsMatchTwoPassDouble) {
-  const ConvRun run = conv_million_rows(0, false);
-  expect_matches(run.stats, run.exact, 4e-9);
-}
+TEST(PatternStats, FastConvMillionRowsMatchTwoPassDouble) { expect_conv_million_rows(0, false, 4e-9); }
 
 TEST(Estimators, DeadNeuronsGetZeroPatternsAndAreCounted) {
   // Neuron 1 never fires (z < 0 always): its a_+ is zero, never NaN.
