@@ -458,6 +458,20 @@ TEST(Tensor, FindNonFinite) {
   EXPECT_NE(msg.find("probe holds nan at element 4 of (2, 3)"), std::string::npos) << msg;
   t[4] = std::numeric_limits<float>::max();
   EXPECT_EQ(pn::find_non_finite(t), 5);
+  // In a longer tensor the first non-finite value wins, wherever it lies; the largest, smallest
+  // and subnormal finite values never count.
+  Tensor big = Tensor::zeros(Shape{3001});
+  big[0] = std::numeric_limits<float>::max();
+  big[1] = -std::numeric_limits<float>::max();
+  big[2] = std::numeric_limits<float>::denorm_min();
+  big[1023] = std::numeric_limits<float>::lowest();
+  EXPECT_EQ(pn::find_non_finite(big), -1);
+  big[3000] = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(pn::find_non_finite(big), 3000);
+  big[2047] = std::nanf("");
+  EXPECT_EQ(pn::find_non_finite(big), 2047);
+  big[1024] = -std::numeric_limits<float>::infinity();
+  EXPECT_EQ(pn::find_non_finite(big), 1024);
 }
 
 }  // namespace
