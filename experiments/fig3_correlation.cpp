@@ -94,16 +94,21 @@ std::string run_network(const Options& o, const Network& net, std::string& claim
   // One line per estimator over the layers.
   std::vector<std::string> layers;
   std::map<explain::Estimator, std::vector<double>> mean;
-  std::vector<std::string> skipped;
+  // Layers left out for memory (QualityRow::skipped) and the plotted layer each one precedes.
+  std::vector<std::pair<std::string, std::string>> skipped;
+  std::vector<std::size_t> skipped_before;
   for (const auto& r : table) {
     if (!r.skipped.empty()) {
-      if (skipped.empty() || skipped.back().rfind(r.layer + ":", 0) != 0) skipped.push_back(r.layer + ": " + r.skipped);
+      if (skipped.empty() || skipped.back().first != r.layer) {
+        skipped.emplace_back(r.layer, r.skipped);
+        skipped_before.push_back(layers.size());
+        fmt::print(stderr, "fig3_correlation: {} {}: skipped: {}\n", net.name, r.layer, r.skipped);
+      }
       continue;
     }
     if (layers.empty() || layers.back() != r.layer) layers.push_back(r.layer);
     mean[r.estimator].push_back(r.quality.mean);
   }
-  for (const std::string& sk : skipped) fmt::print(stderr, "fig3_correlation: {} {}\n", net.name, sk);
   viz::Figure f;
   f.title = fmt::format("rho(S) per layer: {} on {}", net.name, net.fashion_mnist ? "Fashion-MNIST" : o.images);
   f.xlabel = "layer";
@@ -137,7 +142,14 @@ std::string run_network(const Options& o, const Network& net, std::string& claim
                                s.patterns, s.readout, s.evaluation, secs, net.name, net.name);
   md += "| layer | S_rand | S_w | S_a | S_a+- | rho(S_a+-) >= rho(S_a) > rho(S_w) > rho(S_rand) |\n|---|---|---|---|---|---|\n";
   int dense_total = 0, dense_hold = 0, conv_total = 0, conv_hold = 0;
+  std::size_t next_skipped = 0;
+  const auto skipped_rows_before = [&](std::size_t i) {
+    for (; next_skipped < skipped.size() && skipped_before[next_skipped] <= i; ++next_skipped) {
+      md += fmt::format("| {} | skipped: {} | | | | |\n", skipped[next_skipped].first, skipped[next_skipped].second);
+    }
+  };
   for (std::size_t i = 0; i < layers.size(); ++i) {
+    skipped_rows_before(i);
     const double r = mean[explain::Estimator::random][i], w = mean[explain::Estimator::filter][i];
     const double a = mean[explain::Estimator::linear][i], ap = mean[explain::Estimator::two_component][i];
     // Equal within 1e-3 counts as >= (the last layer: S_a and S_a+- coincide when the neuron never
@@ -150,7 +162,7 @@ std::string run_network(const Options& o, const Network& net, std::string& claim
     md += fmt::format("| {}{} | {:.4f} | {:.4f} | {:.4f} | {:.4f} | {} |\n", layers[i], dense ? " (dense)" : "", r, w, a, ap,
                       holds ? "holds" : "**does not hold**");
   }
-  for (const std::string& sk : skipped) md += fmt::format("| {} | skipped: {} | | | | |\n", sk.substr(0, sk.find(':')), sk.substr(sk.find(':') + 2));
+  skipped_rows_before(layers.size());
   md += fmt::format("\nThe ordering holds on {} of {} dense layers and {} of {} conv layers (S_a+- within 1e-3 of S_a counts "
                     "as >=; the other comparisons are strict, so two estimators that both leave all the correlation behind, "
                     "rho = 0, break it).\n\n",
