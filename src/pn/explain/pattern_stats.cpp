@@ -196,10 +196,11 @@ std::vector<std::span<double>> PatternStats::additive_sums() {
 void PatternStats::accumulate_rows(const float* x, const float* z, std::int64_t rows) {
   if (rows <= 0) return;
   if (!shifted_) set_reference_rows(x, z, rows);
-  add_rows_exact(x, z, rows);
+  add_rows_exact(x, d_, 1, z, rows);
 }
 
-void PatternStats::add_rows_exact(const float* x, const float* z, std::int64_t rows) {
+void PatternStats::add_rows_exact(const float* x, std::int64_t row_stride, std::int64_t col_stride, const float* z,
+                                  std::int64_t rows) {
   thread_local std::vector<double> xd_buf, ud_buf;
   const std::int64_t o3 = u_rows();
   const std::int64_t block = std::clamp<std::int64_t>(kBlockFloats / 2 / std::max<std::int64_t>(1, d_ + o3), 1, rows);
@@ -213,7 +214,7 @@ void PatternStats::add_rows_exact(const float* x, const float* z, std::int64_t r
 #pragma omp parallel for schedule(static) if (big)
     for (std::int64_t r = 0; r < nr; ++r)
       for (std::int64_t dd = 0; dd < d_; ++dd)
-        xd[r * d_ + dd] = static_cast<double>(x[(r0 + r) * d_ + dd]) - shift_x_[static_cast<std::size_t>(dd)];
+        xd[r * d_ + dd] = static_cast<double>(x[(r0 + r) * row_stride + dd * col_stride]) - shift_x_[static_cast<std::size_t>(dd)];
     // Neurons and inputs write disjoint sums, so the threads split them.
 #pragma omp parallel for schedule(static) if (big)
     for (std::int64_t o = 0; o < o_; ++o) {
@@ -306,9 +307,9 @@ void PatternStats::accumulate_conv(const kernels::ConvGeom& g, const float* x, c
   }
 }
 
-// The exact conv path: the block's patches become ordinary rows (patch-major, as the dense path
-// takes them) and go through add_rows_exact. Transposing costs O(D) per row against the O(D·O)
-// of the products.
+// The exact conv path: the block's patches are the rows of the dense path, read from the im2col
+// block (D x cols) where they lie; only the outputs are regrouped row by row (O per row against
+// the O(D·O) of the products).
 void PatternStats::add_conv_exact(const kernels::ConvGeom& g, const float* x, const float* z, std::int64_t gn, float* col,
                                   bool gathered) {
   const std::int64_t P = g.positions(), cols = gn * P;
@@ -317,24 +318,12 @@ void PatternStats::add_conv_exact(const kernels::ConvGeom& g, const float* x, co
 #pragma omp parallel for schedule(static)
     for (std::int64_t i = 0; i < gn; ++i) kernels::im2col(g, x + i * in_size, 0, g.out_h, col + i * P, cols);
   }
-  thread_local AlignedBuffer rows_buf, out_buf;
-  float* rows = scratch(rows_buf, cols * d_);
+  thread_local AlignedBuffer out_buf;
   float* out = scratch(out_buf, cols * o_);
-  // 32 x 32 tiles: both the reads of col and the writes of rows stay within a few cache lines.
-  constexpr std::int64_t kTile = 32;
-#pragma omp parallel for schedule(static)
-  for (std::int64_t c0 = 0; c0 < cols; c0 += kTile) {
-    const std::int64_t c1 = std::min(cols, c0 + kTile);
-    for (std::int64_t d0 = 0; d0 < d_; d0 += kTile) {
-      const std::int64_t d1 = std::min(d_, d0 + kTile);
-      for (std::int64_t c = c0; c < c1; ++c)
-        for (std::int64_t dd = d0; dd < d1; ++dd) rows[c * d_ + dd] = col[dd * cols + c];
-    }
-  }
   for (std::int64_t i = 0; i < gn; ++i)
     for (std::int64_t o = 0; o < o_; ++o)
       for (std::int64_t p = 0; p < P; ++p) out[(i * P + p) * o_ + o] = z[(i * o_ + o) * P + p];
-  add_rows_exact(rows, out, cols);
+  add_rows_exact(col, 1, cols, out, cols);
 }
 
 void PatternStats::shift_to(const std::vector<double>& new_x, const std::vector<double>& new_y) {

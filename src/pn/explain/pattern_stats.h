@@ -118,8 +118,10 @@ private:
   // Adds one block of centred conv rows: col (D x rows, the im2col block), u = [y | m·y | m]
   // stacked as (3·O x rows) (just y, O x rows, without regimes) and xsum, the rows' Σx.
   void add_block(const float* col, const float* u, std::int64_t rows, const double* xsum);
-  // Adds rows x (R x D) and outputs z (R x O), both row-major, centred and summed in double.
-  void add_rows_exact(const float* x, const float* z, std::int64_t rows);
+  // Adds rows x and outputs z (R x O, row-major), centred and summed in double. Input d of row r
+  // is x[r * row_stride + d * col_stride]: (d, 1) for rows of a dense layer, (1, cols) for the
+  // columns of an im2col block.
+  void add_rows_exact(const float* x, std::int64_t row_stride, std::int64_t col_stride, const float* z, std::int64_t rows);
   // The exact path for gn images of a conv layer (col: scratch for their im2col block, already
   // filled when gathered).
   void add_conv_exact(const kernels::ConvGeom& g, const float* x, const float* z, std::int64_t gn, float* col,
