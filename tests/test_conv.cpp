@@ -6,6 +6,7 @@
 #include "pn/core/tensor.h"
 #include "pn/kernels/conv.h"
 #include "pn/kernels/kernels.h"
+#include "pn/kernels/winograd.h"
 #include "pn/ops/ops.h"
 #include "test_util.h"
 
@@ -256,6 +257,26 @@ TEST_P(ConvIsa, ImageGroupsOfSmallFeatureMaps) {
   for (const ConvCase& cc : {ConvCase{60, 64, 16, 16, 8, 3, 3, 1, 1}, ConvCase{2, 64, 16, 16, 8, 3, 3, 1, 1},
                              ConvCase{5, 7, 4, 4, 9, 3, 3, 2, 1}}) {
     check_all(table(), cc, seed, true);
+    seed += 10;
+    if (HasFailure()) return;
+  }
+}
+
+// 3x3, stride-1, padding-1 layers with at least 16 channels each way run forward and
+// backward-data through Winograd's F(2x2, 3x3) (pn/kernels/winograd.cpp): odd and even sizes (an
+// odd H or W ends in a half tile), a one-pixel image, batches that put several images in one chunk
+// of tiles, and a batch of maps large enough to be cut into two chunks of tiles (with a chunk boundary inside the
+// second image). Every pass
+// is held to the same float64 oracle and tolerance as the direct path.
+TEST_P(ConvIsa, WinogradLayers) {
+  ASSERT_TRUE(pn::kernels::winograd_suits(pn::kernels::make_conv_geom(1, 16, 5, 5, 16, 3, 3, 1, 1)));
+  ASSERT_FALSE(pn::kernels::winograd_suits(pn::kernels::make_conv_geom(1, 16, 5, 5, 15, 3, 3, 1, 1)));
+  ASSERT_FALSE(pn::kernels::winograd_suits(pn::kernels::make_conv_geom(1, 16, 5, 5, 16, 3, 3, 2, 1)));
+  std::uint64_t seed = 900;
+  for (const ConvCase& cc : {ConvCase{1, 16, 8, 8, 16, 3, 3, 1, 1}, ConvCase{3, 17, 9, 14, 19, 3, 3, 1, 1},
+                             ConvCase{2, 24, 1, 1, 16, 3, 3, 1, 1}, ConvCase{1, 16, 2, 3, 33, 3, 3, 1, 1},
+                             ConvCase{4, 20, 7, 5, 18, 3, 3, 1, 1}, ConvCase{3, 16, 150, 131, 16, 3, 3, 1, 1}}) {
+    check_all(table(), cc, seed, cc.batch % 2 == 0);
     seed += 10;
     if (HasFailure()) return;
   }

@@ -152,6 +152,40 @@ TEST(AlignedBuffer, AlignmentAndSize) {
   EXPECT_THROW(pn::AlignedBuffer(-1), pn::Error);
 }
 
+// Blocks of 1 MiB and more are kept when freed and handed to the next request they fit with at
+// most a quarter to spare; never more than kRecycleCapBytes are held.
+TEST(AlignedBuffer, LargeFreedBlocksAreReusedWithinTheCap) {
+  constexpr std::int64_t kFloats = std::int64_t{1} << 20;  // 4 MiB
+  float* first = nullptr;
+  {
+    pn::AlignedBuffer a(kFloats);
+    first = a.data();
+    a.data()[kFloats - 1] = 1.0f;
+  }
+  {
+    pn::AlignedBuffer again(kFloats);
+    EXPECT_EQ(again.data(), first) << "the freed block of the same size is reused";
+    again.data()[kFloats - 1] = 2.0f;  // the whole request is writable
+  }
+  {
+    pn::AlignedBuffer smaller(kFloats * 9 / 10);
+    EXPECT_EQ(smaller.data(), first) << "a block at most a quarter larger is reused";
+    EXPECT_EQ(smaller.size(), kFloats * 9 / 10);
+    pn::AlignedBuffer half(kFloats / 2);
+    EXPECT_NE(half.data(), first) << "a block twice the request is not handed out";
+  }
+  {
+    pn::AlignedBuffer small(1000);  // below the threshold: plain malloc, never held
+    EXPECT_NE(small.data(), first);
+  }
+  {
+    std::vector<pn::AlignedBuffer> many;
+    for (int i = 0; i < 40; ++i) many.emplace_back(kFloats);  // 160 MiB
+  }
+  EXPECT_LE(pn::AlignedBuffer::recycled_bytes(), pn::AlignedBuffer::kRecycleCapBytes);
+  EXPECT_GE(pn::AlignedBuffer::recycled_bytes(), pn::AlignedBuffer::kRecycleCapBytes - std::size_t{4 << 20});
+}
+
 TEST(AlignedBuffer, MoveTransfersOwnership) {
   pn::AlignedBuffer a(10);
   float* p = a.data();

@@ -472,6 +472,16 @@ TEST(Tensor, FindNonFinite) {
   EXPECT_EQ(pn::find_non_finite(big), 2047);
   big[1024] = -std::numeric_limits<float>::infinity();
   EXPECT_EQ(pn::find_non_finite(big), 1024);
+  // From 2^18 elements the threads scan halves: the first value is found in either half, and the
+  // earlier of two in different halves wins.
+  Tensor huge = Tensor::zeros(Shape{(std::int64_t{1} << 20) + 5});
+  EXPECT_EQ(pn::find_non_finite(huge), -1);
+  huge[huge.numel() - 1] = std::nanf("");
+  EXPECT_EQ(pn::find_non_finite(huge), huge.numel() - 1);
+  huge[700001] = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(pn::find_non_finite(huge), 700001);
+  huge[3] = -std::numeric_limits<float>::infinity();
+  EXPECT_EQ(pn::find_non_finite(huge), 3);
 }
 
 }  // namespace

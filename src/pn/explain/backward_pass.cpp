@@ -122,7 +122,7 @@ Tensor backward_pass(const nn::Sequential& model, const nn::Trace& trace, const 
         break;
       }
       case nn::Kind::relu:
-        r_in = apply_relu_rule(m.relu, x, r);
+        r_in = apply_relu_rule(m.relu, x, flows ? r.clone() : std::move(r));  // flows still measure r below
         rule = relu_rule_name(m.relu);
         break;
       case nn::Kind::maxpool2d:

@@ -9,21 +9,31 @@
 #include "pn/ops/ops.h"
 
 namespace pn::explain {
+namespace {
+
+// f(i) for every i < n, across the threads when n is large (a VGG-16 ReLU has 3.2 million values).
+template <class F>
+void elementwise(std::int64_t n, F f) {
+#pragma omp parallel for simd schedule(static) if (n >= (std::int64_t{1} << 16))
+  for (std::int64_t i = 0; i < n; ++i) f(i);
+}
+
+}  // namespace
 
 // [book:relu_rules]
-Tensor apply_relu_rule(ReluRule rule, const Tensor& z, const Tensor& r) {
+Tensor apply_relu_rule(ReluRule rule, const Tensor& z, Tensor r) {
   if (z.shape() != r.shape()) throw Error("relu rule: signal {} does not match the pre-activation {}", r.shape().str(), z.shape().str());
-  Tensor out(r.shape());
-  for (std::int64_t i = 0; i < r.numel(); ++i) {
-    const float v = r[i];
-    switch (rule) {
-      case ReluRule::gate: out[i] = z[i] > 0.0f ? v : 0.0f; break;
-      case ReluRule::rectify: out[i] = v > 0.0f ? v : 0.0f; break;
-      case ReluRule::guided: out[i] = (z[i] > 0.0f && v > 0.0f) ? v : 0.0f; break;
-      case ReluRule::pass: out[i] = v; break;
-    }
+  const float* zi = z.data();
+  float* ri = r.data();  // rewritten in place: no new activation-sized tensor per ReLU
+  switch (rule) {
+    case ReluRule::gate: elementwise(r.numel(), [=](std::int64_t i) { ri[i] = zi[i] > 0.0f ? ri[i] : 0.0f; }); break;
+    case ReluRule::rectify: elementwise(r.numel(), [=](std::int64_t i) { ri[i] = ri[i] > 0.0f ? ri[i] : 0.0f; }); break;
+    case ReluRule::guided:
+      elementwise(r.numel(), [=](std::int64_t i) { ri[i] = zi[i] > 0.0f && ri[i] > 0.0f ? ri[i] : 0.0f; });
+      break;
+    case ReluRule::pass: break;
   }
-  return out;
+  return r;
 }
 // [/book:relu_rules]
 

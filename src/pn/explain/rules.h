@@ -99,7 +99,8 @@ Tensor apply_kernel_rule(const KernelRuleParams& p, const KernelLayerView& layer
 // The three substitution rules alone (rule_substitute.cpp); apply_kernel_rule dispatches to it
 // with the layer's RuleWeights (prepared or derived on the spot).
 Tensor apply_substitute_rule(const KernelRuleParams& p, const KernelLayerView& layer, const RuleWeights& w, const Tensor& r);
-Tensor apply_relu_rule(ReluRule rule, const Tensor& z, const Tensor& r);
+// r is taken by value and overwritten: pass std::move(r) when the caller no longer needs it.
+Tensor apply_relu_rule(ReluRule rule, const Tensor& z, Tensor r);
 Tensor apply_maxpool_rule(const nn::LayerSpec& spec, const Tensor& x, const std::vector<std::int32_t>& switches,
                           const Tensor& r);
 Tensor apply_avgpool_rule(AvgPoolRule rule, const nn::LayerSpec& spec, const Tensor& x, const Tensor& y, const Tensor& r);

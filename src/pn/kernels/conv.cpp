@@ -1,5 +1,7 @@
 #include "pn/kernels/conv.h"
 
+#include "pn/kernels/winograd.h"
+
 #include "pn/core/aligned_buffer.h"
 #include "pn/core/error.h"
 
@@ -163,6 +165,11 @@ void col2im(const ConvGeom& g, const float* col, std::int64_t row0, std::int64_t
 
 void conv2d_forward(const KernelTable& t, const ConvGeom& g, const float* x, const float* w, const float* bias,
                     float* y) {
+  if (winograd_suits(g) && conv_algo() == ConvAlgo::automatic) {
+    winograd_conv3x3(t, g, x, w, false, y);
+    if (bias) t.bias_add(y, bias, g.batch, g.out_c, g.positions());
+    return;
+  }
   const std::int64_t D = g.patch(), P = g.positions();
   const std::int64_t in_size = g.in_c * g.in_h * g.in_w;
   if (const std::int64_t G = group_images(g); G > 1) {
@@ -202,6 +209,12 @@ void conv2d_forward(const KernelTable& t, const ConvGeom& g, const float* x, con
 }
 
 void conv2d_backward_data(const KernelTable& t, const ConvGeom& g, const float* dy, const float* w, float* dx) {
+  if (winograd_suits(g) && conv_algo() == ConvAlgo::automatic) {
+    // A 3x3 same convolution's adjoint is a 3x3 same convolution from out_c to in_c channels.
+    const ConvGeom back = make_conv_geom(g.batch, g.out_c, g.out_h, g.out_w, g.in_c, 3, 3, 1, 1);
+    winograd_conv3x3(t, back, dy, w, true, dx);
+    return;
+  }
   const std::int64_t D = g.patch(), P = g.positions();
   const std::int64_t in_size = g.in_c * g.in_h * g.in_w;
   if (const std::int64_t G = group_images(g); G > 1) {
