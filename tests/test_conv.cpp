@@ -282,6 +282,67 @@ TEST_P(ConvIsa, WinogradLayers) {
   }
 }
 
+// The tile transforms themselves: each table's Bᵀ d B and Aᵀ M A against the matrix products
+// written out in double (the coefficients are 0, ±1, so float results are the double ones rounded
+// at most twice), and bit-identical to the scalar table for tile counts around the vector widths.
+TEST_P(ConvIsa, WinogradTileTransforms) {
+  const double Bt[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+  const double At[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+  const KernelTable& t = table();
+  const KernelTable& s = pn::kernels::scalar_table();
+  std::uint64_t seed = 4242;
+  for (std::int64_t tiles : {1, 3, 7, 8, 9, 15, 16, 17, 33, 112}) {
+    SCOPED_TRACE(::testing::Message() << tiles << " tiles");
+    std::vector<std::vector<float>> e(4), o(4);
+    for (int r = 0; r < 4; ++r) {
+      e[r] = random_floats(tiles + 1, seed++, -2.0f, 2.0f);
+      o[r] = random_floats(tiles + 1, seed++, -2.0f, 2.0f);
+    }
+    const float* ep[4] = {e[0].data(), e[1].data(), e[2].data(), e[3].data()};
+    const float* op[4] = {o[0].data(), o[1].data(), o[2].data(), o[3].data()};
+    const std::int64_t stride = tiles + 5;  // rows of V further apart than one row of tiles
+    std::vector<float> v(static_cast<std::size_t>(16 * stride), kNaN), vs(v.size(), kNaN);
+    t.winograd_input(ep, op, tiles, v.data(), stride);
+    s.winograd_input(ep, op, tiles, vs.data(), stride);
+    for (std::int64_t tx = 0; tx < tiles; ++tx) {
+      double d[4][4];
+      for (int r = 0; r < 4; ++r) {
+        d[r][0] = e[r][tx];
+        d[r][1] = o[r][tx];
+        d[r][2] = e[r][tx + 1];
+        d[r][3] = o[r][tx + 1];
+      }
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) {
+          double want = 0.0;  // (Bᵀ d B)[i][j]
+          for (int a = 0; a < 4; ++a)
+            for (int b = 0; b < 4; ++b) want += Bt[i][a] * d[a][b] * Bt[j][b];
+          const std::size_t at = static_cast<std::size_t>((i * 4 + j) * stride + tx);
+          ASSERT_NEAR(v[at], want, 4e-7 * 8.0) << "V[" << i << "][" << j << "] of tile " << tx;
+          ASSERT_TRUE(same_bits(v[at], vs[at])) << "V[" << i << "][" << j << "] of tile " << tx << " vs scalar";
+        }
+    }
+    for (std::int64_t i = 0; i < 16; ++i)  // nothing written between the rows
+      for (std::int64_t tx = tiles; tx < stride; ++tx) ASSERT_TRUE(std::isnan(v[static_cast<std::size_t>(i * stride + tx)]));
+
+    const std::vector<float> m = random_floats(16 * stride, seed++, -2.0f, 2.0f);
+    std::vector<std::vector<float>> y(4, std::vector<float>(static_cast<std::size_t>(tiles) + 1, kNaN)), ys = y;
+    t.winograd_output(m.data(), stride, tiles, y[0].data(), y[1].data(), y[2].data(), y[3].data());
+    s.winograd_output(m.data(), stride, tiles, ys[0].data(), ys[1].data(), ys[2].data(), ys[3].data());
+    for (std::int64_t tx = 0; tx < tiles; ++tx)
+      for (int a = 0; a < 2; ++a)
+        for (int b = 0; b < 2; ++b) {
+          double want = 0.0;  // (Aᵀ M A)[a][b]
+          for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j) want += At[a][i] * m[static_cast<std::size_t>((i * 4 + j) * stride + tx)] * At[b][j];
+          const float got = y[static_cast<std::size_t>(a * 2 + b)][static_cast<std::size_t>(tx)];
+          ASSERT_NEAR(got, want, 4e-7 * 18.0) << "Y[" << a << "][" << b << "] of tile " << tx;
+          ASSERT_TRUE(same_bits(got, ys[static_cast<std::size_t>(a * 2 + b)][static_cast<std::size_t>(tx)])) << "vs scalar";
+        }
+    for (const auto& row : y) ASSERT_TRUE(std::isnan(row[static_cast<std::size_t>(tiles)])) << "written past the last tile";
+  }
+}
+
 // An empty batch: outputs are empty, and the weight gradient without accumulate is zero.
 TEST_P(ConvIsa, EmptyBatch) {
   using pn::Shape;

@@ -94,6 +94,17 @@ struct KernelTable {
 
   // C += op(A) · B in double (DgemmArgs). OpenMP-parallel; deterministic for any thread count.
   void (*dgemm_acc)(const DgemmArgs& args);
+
+  // Winograd F(2x2, 3x3) transforms of one row of `tiles` tiles (winograd.h/.cpp have the math).
+  // Input: e[r] and o[r], r = 0..3, hold the even and odd columns (tiles + 1 values each) of the
+  // tile row's four zero-padded input rows, so tile t covers e[r][t], o[r][t], e[r][t+1],
+  // o[r][t+1]; (Bᵀ d B)_ξ of tile t is written to v[ξ * v_stride + t], ξ = 0..15.
+  void (*winograd_input)(const float* const* e, const float* const* o, std::int64_t tiles, float* v,
+                         std::int64_t v_stride);
+  // Output: M_ξ of tile t is read from m[ξ * m_stride + t]; (Aᵀ M A)[a][b] of tile t is written to
+  // y00, y01, y10, y11 [t] for (a, b) = (0,0), (0,1), (1,0), (1,1).
+  void (*winograd_output)(const float* m, std::int64_t m_stride, std::int64_t tiles, float* y00, float* y01, float* y10,
+                          float* y11);
 };
 
 // The tables compiled into this binary. table_for() throws pn::Error when the CPU lacks the

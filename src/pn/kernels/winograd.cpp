@@ -76,7 +76,14 @@ void transform_weights(const ConvGeom& g, const float* w, bool flip, float* u) {
             v[2][c] = 0.5f * (h0 - h1 + h2);
             v[3][c] = h2;
           }
-          for (int j = 0; j < 4; ++j) std::copy_n(v[j], nc, u + ((i * 4 + j) * K + o0 + o) * C + c0);
+          for (int j = 0; j < 4; ++j) {
+            float* dst = u + ((i * 4 + j) * K + o0 + o) * C + c0;
+            if (nc == kB) {
+              for (std::int64_t c = 0; c < kB; ++c) dst[c] = v[j][c];  // a fixed-size copy: vector stores, no call
+            } else {
+              std::copy_n(v[j], nc, dst);
+            }
+          }
         }
       }
     }
@@ -88,86 +95,67 @@ struct Tiles {
   std::int64_t rows = 0;        // tile rows of the whole batch, N * th
 };
 
-// V_ξ[c][p] = (Bᵀ d B)_ξ for the tiles p of tile rows [r0, r0 + nrows) and channel c. Bᵀ combines
-// the tile's four input rows (r0 - r2, r1 + r2, r2 - r1, r1 - r3), done here on whole rows at once
-// so the loops run over contiguous memory; B then combines columns in the same way per tile.
-void transform_input(const ConvGeom& g, const Tiles& tl, const float* x, std::int64_t c, std::int64_t r0,
-                     std::int64_t nrows, std::int64_t T, float* v, float* rowbuf) {
-  const std::int64_t H = g.in_h, W = g.in_w, C = g.in_c;
-  const std::int64_t wp = 2 * tl.tw + 2;  // a padded row: one zero left, zeros past W on the right
-  float* in[4] = {rowbuf, rowbuf + wp, rowbuf + 2 * wp, rowbuf + 3 * wp};
-  float* t[4] = {rowbuf + 4 * wp, rowbuf + 5 * wp, rowbuf + 6 * wp, rowbuf + 7 * wp};
+// V_ξ[c][p] = (Bᵀ d B)_ξ for the tiles p of tile rows [r0, r0 + nrows) and channel c. Tile tx reads
+// padded columns 2tx .. 2tx+3 of its four input rows, so each row is first split into its even and
+// odd padded columns e and o: tile tx then needs e[tx], o[tx], e[tx+1], o[tx+1], and the table's
+// transform runs over contiguous memory, one vector of neighbouring tiles at a time.
+void transform_input(const KernelTable& t, const ConvGeom& g, const Tiles& tl, const float* x, std::int64_t c,
+                     std::int64_t r0, std::int64_t nrows, std::int64_t T, float* v, float* rowbuf) {
+  const std::int64_t H = g.in_h, W = g.in_w, C = g.in_c, tw = tl.tw;
+  const std::int64_t len = tw + 1;  // even (or odd) columns of a padded row of 2tw + 2
+  float* e[4];
+  float* o[4];
+  for (int r = 0; r < 4; ++r) {
+    e[r] = rowbuf + (2 * r) * len;
+    o[r] = rowbuf + (2 * r + 1) * len;
+  }
   for (std::int64_t lr = 0; lr < nrows; ++lr) {
     const std::int64_t n = (r0 + lr) / tl.th, ty = (r0 + lr) % tl.th;
     const float* plane = x + (n * C + c) * H * W;
     for (int r = 0; r < 4; ++r) {
       const std::int64_t iy = 2 * ty - 1 + r;
-      float* dst = in[r];
       if (iy < 0 || iy >= H) {
-        std::fill_n(dst, wp, 0.0f);
+        std::fill_n(e[r], len, 0.0f);
+        std::fill_n(o[r], len, 0.0f);
         continue;
       }
-      dst[0] = 0.0f;
-      std::copy_n(plane + iy * W, W, dst + 1);
-      std::fill(dst + 1 + W, dst + wp, 0.0f);
-    }
-    for (std::int64_t j = 0; j < wp; ++j) {
-      t[0][j] = in[0][j] - in[2][j];
-      t[1][j] = in[1][j] + in[2][j];
-      t[2][j] = in[2][j] - in[1][j];
-      t[3][j] = in[1][j] - in[3][j];
-    }
-    const std::int64_t p0 = lr * tl.tw;
-    for (int i = 0; i < 4; ++i) {
-      const float* s = t[i];
-      float* v0 = v + ((i * 4 + 0) * C + c) * T + p0;
-      float* v1 = v + ((i * 4 + 1) * C + c) * T + p0;
-      float* v2 = v + ((i * 4 + 2) * C + c) * T + p0;
-      float* v3 = v + ((i * 4 + 3) * C + c) * T + p0;
-      for (std::int64_t tx = 0; tx < tl.tw; ++tx) {
-        const float a = s[2 * tx], b = s[2 * tx + 1], cc = s[2 * tx + 2], d = s[2 * tx + 3];
-        v0[tx] = a - cc;
-        v1[tx] = b + cc;
-        v2[tx] = cc - b;
-        v3[tx] = b - d;
+      // Padded column j holds x[j - 1]: even column 2k is x[2k - 1], odd column 2k + 1 is x[2k].
+      const float* src = plane + iy * W;
+      e[r][0] = 0.0f;
+      for (std::int64_t k = 0; k < W / 2; ++k) {
+        o[r][k] = src[2 * k];
+        e[r][k + 1] = src[2 * k + 1];
       }
+      std::int64_t k = W / 2;
+      if (W % 2 != 0) o[r][k++] = src[W - 1];
+      std::fill(o[r] + k, o[r] + len, 0.0f);
+      std::fill(e[r] + W / 2 + 1, e[r] + len, 0.0f);
     }
+    t.winograd_input(e, o, tw, v + c * T + lr * tw, C * T);
   }
 }
 
-// y[n][k] for the tiles of the chunk: Aᵀ m A, Aᵀ = [1 1 1 0; 0 1 -1 -1], first over the rows of m
-// (two rows of partial sums per tile row), then over its columns; an odd H or W drops the tile's
-// last row or column.
-void transform_output(const ConvGeom& g, const Tiles& tl, const float* m, std::int64_t k, std::int64_t r0,
-                      std::int64_t nrows, std::int64_t T, float* y, float* rowbuf) {
-  const std::int64_t H = g.out_h, W = g.out_w, K = g.out_c;
-  const std::int64_t tw = tl.tw;
-  float* s0[4] = {rowbuf, rowbuf + tw, rowbuf + 2 * tw, rowbuf + 3 * tw};
-  float* s1[4] = {rowbuf + 4 * tw, rowbuf + 5 * tw, rowbuf + 6 * tw, rowbuf + 7 * tw};
-  float* out0 = rowbuf + 8 * tw;
-  float* out1 = out0 + 2 * tw;
+// y[n][k] for the tiles of the chunk: the table's Aᵀ M A gives each tile row's two output rows as
+// even and odd columns, which are interleaved on the way out. An odd H or W drops the last tile's
+// second row or column.
+void transform_output(const KernelTable& t, const ConvGeom& g, const Tiles& tl, const float* m, std::int64_t k,
+                      std::int64_t r0, std::int64_t nrows, std::int64_t T, float* y, float* rowbuf) {
+  const std::int64_t H = g.out_h, W = g.out_w, K = g.out_c, tw = tl.tw;
+  float* even[2] = {rowbuf, rowbuf + 2 * tw};
+  float* odd[2] = {rowbuf + tw, rowbuf + 3 * tw};
   for (std::int64_t lr = 0; lr < nrows; ++lr) {
     const std::int64_t n = (r0 + lr) / tl.th, ty = (r0 + lr) % tl.th;
-    const std::int64_t p0 = lr * tw;
-    for (int j = 0; j < 4; ++j) {
-      const float* m0 = m + ((0 * 4 + j) * K + k) * T + p0;
-      const float* m1 = m0 + 4 * K * T;
-      const float* m2 = m1 + 4 * K * T;
-      const float* m3 = m2 + 4 * K * T;
-      for (std::int64_t tx = 0; tx < tw; ++tx) {
-        s0[j][tx] = m0[tx] + m1[tx] + m2[tx];
-        s1[j][tx] = m1[tx] - m2[tx] - m3[tx];
-      }
-    }
-    for (std::int64_t tx = 0; tx < tw; ++tx) {
-      out0[2 * tx] = s0[0][tx] + s0[1][tx] + s0[2][tx];
-      out0[2 * tx + 1] = s0[1][tx] - s0[2][tx] - s0[3][tx];
-      out1[2 * tx] = s1[0][tx] + s1[1][tx] + s1[2][tx];
-      out1[2 * tx + 1] = s1[1][tx] - s1[2][tx] - s1[3][tx];
-    }
+    t.winograd_output(m + k * T + lr * tw, K * T, tw, even[0], odd[0], even[1], odd[1]);
     float* plane = y + (n * K + k) * H * W;
-    std::copy_n(out0, W, plane + 2 * ty * W);
-    if (2 * ty + 1 < H) std::copy_n(out1, W, plane + (2 * ty + 1) * W);
+    for (int a = 0; a < 2 && 2 * ty + a < H; ++a) {
+      float* row = plane + (2 * ty + a) * W;
+      const std::int64_t pairs = W / 2;
+      for (std::int64_t tx = 0; tx < pairs; ++tx) {
+        row[2 * tx] = even[a][tx];
+        row[2 * tx + 1] = odd[a][tx];
+      }
+      if (W % 2 != 0) row[W - 1] = even[a][pairs];
+    }
   }
 }
 
@@ -205,7 +193,7 @@ void winograd_conv3x3(const KernelTable& t, const ConvGeom& g, const float* x, c
   transform_weights(g, w, flip, u);
 
   // Each thread's rows of partial sums (allocated here: nothing may throw inside the parallel region).
-  const std::int64_t row_floats = std::max(8 * (2 * tl.tw + 2), 12 * tl.tw);
+  const std::int64_t row_floats = 8 * (tl.tw + 1);
   thread_local AlignedBuffer rows_buf;
   float* rows = scratch(rows_buf, omp_get_max_threads() * row_floats);
 #pragma omp parallel
@@ -215,7 +203,7 @@ void winograd_conv3x3(const KernelTable& t, const ConvGeom& g, const float* x, c
       const std::int64_t nrows = std::min(chunk_rows, tl.rows - r0);
       const std::int64_t tiles = nrows * tl.tw;
 #pragma omp for schedule(static)
-      for (std::int64_t c = 0; c < C; ++c) transform_input(g, tl, x, c, r0, nrows, T, v, rowbuf);
+      for (std::int64_t c = 0; c < C; ++c) transform_input(t, g, tl, x, c, r0, nrows, T, v, rowbuf);
 
       // M_ξ (K x tiles) = U_ξ (K x C) · V_ξ (C x tiles); inside the parallel region each product runs
       // on its own thread.
@@ -224,7 +212,7 @@ void winograd_conv3x3(const KernelTable& t, const ConvGeom& g, const float* x, c
         gemm(t, GemmArgs{false, false, K, tiles, C, u + xi * K * C, C, v + xi * C * T, T, m + xi * K * T, T, false});
       }
 #pragma omp for schedule(static)
-      for (std::int64_t k = 0; k < K; ++k) transform_output(g, tl, m, k, r0, nrows, T, y, rowbuf);
+      for (std::int64_t k = 0; k < K; ++k) transform_output(t, g, tl, m, k, r0, nrows, T, y, rowbuf);
     }
   }
 }

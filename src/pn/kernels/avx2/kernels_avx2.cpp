@@ -25,6 +25,7 @@ constexpr std::int64_t kNC = 4080;  // a multiple of kNR
 #include "pn/kernels/simd/elementwise.inl"
 #include "pn/kernels/simd/pool.inl"
 #include "pn/kernels/simd/dgemm.inl"
+#include "pn/kernels/simd/winograd.inl"
 
 static_assert(kMC % kMR == 0 && kNC % kNR == 0, "blocking must be a multiple of the micro-tile");
 
@@ -47,6 +48,8 @@ const KernelTable& avx2_table() {
       avx2::avgpool_forward,
       avx2::avgpool_backward,
       avx2::dgemm_acc,
+      avx2::winograd_input,
+      avx2::winograd_output,
   };
   return table;
 }

@@ -24,6 +24,7 @@ constexpr std::int64_t kNC = 3072;  // a multiple of kNR
 #include "pn/kernels/simd/elementwise.inl"
 #include "pn/kernels/simd/pool.inl"
 #include "pn/kernels/simd/dgemm.inl"
+#include "pn/kernels/simd/winograd.inl"
 
 static_assert(kMC % kMR == 0 && kNC % kNR == 0, "blocking must be a multiple of the micro-tile");
 
@@ -46,6 +47,8 @@ const KernelTable& avx512_table() {
       avx512::avgpool_forward,
       avx512::avgpool_backward,
       avx512::dgemm_acc,
+      avx512::winograd_input,
+      avx512::winograd_output,
   };
   return table;
 }

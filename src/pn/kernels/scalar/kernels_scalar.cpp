@@ -154,6 +154,53 @@ void dgemm_acc(const DgemmArgs& g) {
     }
 }
 
+// [book:winograd_transforms]
+// Bᵀ d B for each tile: d is the tile's 4x4 input block, Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+// combines its rows, B its columns.
+void winograd_input(const float* const* e, const float* const* o, std::int64_t tiles, float* v, std::int64_t v_stride) {
+  for (std::int64_t t = 0; t < tiles; ++t) {
+    float d[4][4];
+    for (int r = 0; r < 4; ++r) {
+      d[r][0] = e[r][t];
+      d[r][1] = o[r][t];
+      d[r][2] = e[r][t + 1];
+      d[r][3] = o[r][t + 1];
+    }
+    float b[4][4];  // Bᵀ d
+    for (int c = 0; c < 4; ++c) {
+      b[0][c] = d[0][c] - d[2][c];
+      b[1][c] = d[1][c] + d[2][c];
+      b[2][c] = d[2][c] - d[1][c];
+      b[3][c] = d[1][c] - d[3][c];
+    }
+    for (int i = 0; i < 4; ++i) {
+      v[(i * 4 + 0) * v_stride + t] = b[i][0] - b[i][2];
+      v[(i * 4 + 1) * v_stride + t] = b[i][1] + b[i][2];
+      v[(i * 4 + 2) * v_stride + t] = b[i][2] - b[i][1];
+      v[(i * 4 + 3) * v_stride + t] = b[i][1] - b[i][3];
+    }
+  }
+}
+
+// Aᵀ M A for each tile, Aᵀ = [1 1 1 0; 0 1 -1 -1]: the 2x2 outputs from the 4x4 products.
+void winograd_output(const float* m, std::int64_t m_stride, std::int64_t tiles, float* y00, float* y01, float* y10,
+                     float* y11) {
+  for (std::int64_t t = 0; t < tiles; ++t) {
+    float s[2][4];  // Aᵀ M
+    for (int j = 0; j < 4; ++j) {
+      const float m0 = m[j * m_stride + t], m1 = m[(4 + j) * m_stride + t];
+      const float m2 = m[(8 + j) * m_stride + t], m3 = m[(12 + j) * m_stride + t];
+      s[0][j] = m0 + m1 + m2;
+      s[1][j] = m1 - m2 - m3;
+    }
+    y00[t] = s[0][0] + s[0][1] + s[0][2];
+    y01[t] = s[0][1] - s[0][2] - s[0][3];
+    y10[t] = s[1][0] + s[1][1] + s[1][2];
+    y11[t] = s[1][1] - s[1][2] - s[1][3];
+  }
+}
+// [/book:winograd_transforms]
+
 }  // namespace
 }  // namespace pn::kernels::scalar
 
@@ -168,6 +215,7 @@ const KernelTable& scalar_table() {
       scalar::maxpool_forward, scalar::maxpool_backward,
       scalar::avgpool_forward, scalar::avgpool_backward,
       scalar::dgemm_acc,
+      scalar::winograd_input, scalar::winograd_output,
   };
   return table;
 }
