@@ -19,7 +19,9 @@ struct GemmShape {
 // K = 3136 = 56·56 positions) and fc6's cross-moment update with a batch of 64 rows
 // (M = 25088 inputs, N = 4096 outputs, K = 64), both accumulated as statistics are; fc6 of VGG-16
 // at batch 1 forward (x Wᵀ) and backward (dy W): a 411 MB weight matrix streamed once per call,
-// reported as GB/s of B as well.
+// reported as GB/s of B as well; the same for fc7 (4096 x 4096, 67 MB) and fc8 (1000 x 4096,
+// 16 MB, which fits the last-level cache of the machine in bench/README.md, so repeated calls read
+// it from there).
 inline const std::vector<GemmShape>& gemm_shapes() {
   static const std::vector<GemmShape> shapes = {
       {"small_nn_64", false, false, 64, 64, 64, false},
@@ -31,6 +33,10 @@ inline const std::vector<GemmShape>& gemm_shapes() {
       {"stats_fc6_25088x4096x64_tn", true, false, 25088, 4096, 64, true},
       {"fc6_forward_batch1_nt", false, true, 1, 4096, 25088, false},
       {"fc6_backward_batch1_nn", false, false, 1, 25088, 4096, false},
+      {"fc7_forward_batch1_nt", false, true, 1, 4096, 4096, false},
+      {"fc7_backward_batch1_nn", false, false, 1, 4096, 4096, false},
+      {"fc8_forward_batch1_nt", false, true, 1, 1000, 4096, false},
+      {"fc8_backward_batch1_nn", false, false, 1, 4096, 1000, false},
   };
   return shapes;
 }

@@ -269,13 +269,18 @@ TEST_P(ConvIsa, ImageGroupsOfSmallFeatureMaps) {
 // second image). Every pass
 // is held to the same float64 oracle and tolerance as the direct path.
 TEST_P(ConvIsa, WinogradLayers) {
-  ASSERT_TRUE(pn::kernels::winograd_suits(pn::kernels::make_conv_geom(1, 16, 5, 5, 16, 3, 3, 1, 1)));
-  ASSERT_FALSE(pn::kernels::winograd_suits(pn::kernels::make_conv_geom(1, 16, 5, 5, 15, 3, 3, 1, 1)));
-  ASSERT_FALSE(pn::kernels::winograd_suits(pn::kernels::make_conv_geom(1, 16, 5, 5, 16, 3, 3, 2, 1)));
+  using pn::kernels::make_conv_geom;
+  using pn::kernels::winograd_suits;
+  ASSERT_TRUE(winograd_suits(make_conv_geom(1, 16, 16, 16, 16, 3, 3, 1, 1)));   // 64 tiles
+  ASSERT_FALSE(winograd_suits(make_conv_geom(1, 16, 16, 16, 15, 3, 3, 1, 1)));  // too few channels
+  ASSERT_FALSE(winograd_suits(make_conv_geom(1, 16, 16, 16, 16, 3, 3, 2, 1)));  // strided
+  ASSERT_FALSE(winograd_suits(make_conv_geom(1, 512, 14, 14, 512, 3, 3, 1, 1)));  // conv5 at batch 1: 49 tiles
+  ASSERT_TRUE(winograd_suits(make_conv_geom(2, 512, 14, 14, 512, 3, 3, 1, 1)));
   std::uint64_t seed = 900;
-  for (const ConvCase& cc : {ConvCase{1, 16, 8, 8, 16, 3, 3, 1, 1}, ConvCase{3, 17, 9, 14, 19, 3, 3, 1, 1},
-                             ConvCase{2, 24, 1, 1, 16, 3, 3, 1, 1}, ConvCase{1, 16, 2, 3, 33, 3, 3, 1, 1},
-                             ConvCase{4, 20, 7, 5, 18, 3, 3, 1, 1}, ConvCase{3, 16, 150, 131, 16, 3, 3, 1, 1}}) {
+  for (const ConvCase& cc : {ConvCase{1, 16, 16, 16, 16, 3, 3, 1, 1}, ConvCase{3, 17, 9, 14, 19, 3, 3, 1, 1},
+                             ConvCase{64, 24, 1, 1, 16, 3, 3, 1, 1}, ConvCase{40, 16, 2, 3, 33, 3, 3, 1, 1},
+                             ConvCase{6, 20, 7, 5, 18, 3, 3, 1, 1}, ConvCase{3, 16, 150, 131, 16, 3, 3, 1, 1}}) {
+    ASSERT_TRUE(winograd_suits(make_conv_geom(cc.batch, cc.in_c, cc.h, cc.w, cc.out_c, 3, 3, 1, 1))) << cc;
     check_all(table(), cc, seed, cc.batch % 2 == 0);
     seed += 10;
     if (HasFailure()) return;

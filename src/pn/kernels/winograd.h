@@ -13,8 +13,8 @@
 // so the transforms add no rounding beyond the sums themselves (measured against the direct
 // product in tests/test_conv.cpp).
 //
-// Only 3x3, stride-1, padding-1 layers (every conv of VGG-16) with enough channels for the 16
-// products to be efficient take this path. The backward-data pass of such a layer is the same kind
+// Only 3x3, stride-1, padding-1 layers (every conv of VGG-16) with enough channels and tiles for
+// the 16 products to be efficient take this path. The backward-data pass of such a layer is the same kind
 // of convolution, with the filters flipped and the channel axes swapped, so it runs here too.
 #pragma once
 
@@ -28,7 +28,9 @@ namespace pn::kernels {
 enum class ConvAlgo { automatic, direct };
 ConvAlgo conv_algo();
 
-// True when g is a 3x3, stride-1, padding-1 convolution with at least 16 input and output channels.
+// True when g is a 3x3, stride-1, padding-1 convolution with at least 16 input and output channels
+// and at least kWinogradMinTiles 2x2 output tiles over the batch.
+inline constexpr std::int64_t kWinogradMinTiles = 64;
 bool winograd_suits(const ConvGeom& g);
 
 // y (N, out_c, H, W) = conv(x (N, in_c, H, W), w) without bias, for a geometry that
