@@ -6,6 +6,8 @@
 #         -DBATCH=<n> -DREPEAT=<n> -DWEIGHTS=<random|file> -DPATTERNS=<weights-standin|file|null>
 #         -DMETHODS="gradient|lrp_z|..."|ALL -P test_cli_benchmark.cmake
 # METHODS=ALL checks a `--methods all` run without fixing the library's list of methods.
+# -DSTATISTICS="<estimator>|<layers>" (optional) expects the "statistics" object of a run with
+# `--statistics <estimator>` over that many layers; without it the key must be absent.
 # string(JSON) needs 3.19; the version also turns on IN_LIST in script mode.
 cmake_minimum_required(VERSION 3.19)
 
@@ -59,7 +61,26 @@ macro(expect_positive_time)
 endmacro()
 
 string(JSON n_keys LENGTH "${json}")
-expect_equal("number of top-level keys" "${n_keys}" 10)
+if(DEFINED STATISTICS)
+  expect_equal("number of top-level keys" "${n_keys}" 11)
+  string(REPLACE "|" ";" want_stats "${STATISTICS}")
+  list(GET want_stats 0 want_estimator)
+  list(GET want_stats 1 want_layers)
+  expect_type(OBJECT statistics)
+  get(v statistics estimator)
+  expect_equal("statistics.estimator" "${v}" "${want_estimator}")
+  get(v statistics layers)
+  expect_equal("statistics.layers" "${v}" "${want_layers}")
+  expect_positive_time(statistics median_ms)
+  expect_positive_time(statistics min_ms)
+  expect_positive_time(statistics images_per_s)
+else()
+  expect_equal("number of top-level keys" "${n_keys}" 10)
+  string(JSON absent ERROR_VARIABLE absent_error GET "${json}" statistics)
+  if(NOT absent_error)
+    message(FATAL_ERROR "statistics: present without --statistics")
+  endif()
+endif()
 
 expect_type(STRING arch)
 get(v arch)

@@ -7,6 +7,7 @@
 #include "pn/core/rng.h"
 #include "pn/core/tensor.h"
 #include "pn/explain/explain.h"
+#include "pn/explain/fit_patterns.h"
 #include "pn/explain/patterns.h"
 #include "pn/kernels/kernels.h"
 #include "pn/nn/builders.h"
@@ -35,7 +36,7 @@ constexpr std::uint64_t kInputSeed = 7;
 constexpr float kInputLow = -1.0f, kInputHigh = 1.0f;
 
 struct BenchmarkOptions {
-  std::string arch, model, patterns, methods;
+  std::string arch, model, patterns, methods, statistics;
   std::int64_t batch = 1, repeat = 5;
   bool json = false;
 };
@@ -120,6 +121,9 @@ std::string ms_text(double ms) { return ms >= 1000 ? fmt::format("{:.0f}", ms) :
 
 int run_benchmark(const BenchmarkOptions& o) {
   if (o.batch < 1) throw Error("--batch must be at least 1, got {}", o.batch);
+  if (!o.statistics.empty() && o.statistics != "linear" && o.statistics != "two_component") {
+    throw Error("--statistics: unknown estimator '{}'; use linear or two_component (the two that fit from data)", o.statistics);
+  }
   if (o.repeat < 1) throw Error("--repeat must be at least 1, got {}", o.repeat);
   const auto& archs = nn::model_names();
   if (std::find(archs.begin(), archs.end(), o.arch) == archs.end()) {
@@ -184,6 +188,16 @@ int run_benchmark(const BenchmarkOptions& o) {
     std::fflush(stdout);  // the header before a long VGG-16 run, not after it
   }
 
+  // The statistics a fit accumulates (fit-patterns' default float runs), every dense and conv layer:
+  // the sums are allocated once (3 GB for VGG-16's two-component estimator, most of it fc6's), then
+  // each timed call adds the batch, forward pass included.
+  std::optional<Timing> statistics;
+  std::size_t statistics_layers = 0;
+  if (!o.statistics.empty()) {
+    explain::StatsCollector collector(model, false, o.statistics == "two_component");
+    statistics_layers = collector.layer_indices().size();
+    statistics = time_calls([&] { collector.add_batch(x); }, o.repeat, o.batch);
+  }
   const Timing forward = time_calls([&] { (void)model.forward(x); }, o.repeat, o.batch);
   std::vector<MethodTiming> results;
   for (auto& m : methods) {
@@ -204,8 +218,15 @@ int run_benchmark(const BenchmarkOptions& o) {
                      json_string(o.arch), fmt::join(model.input_shape(), ", "), o.batch, o.repeat, threads, json_string(isa));
     s += fmt::format("\"weights\": {}, \"patterns\": {}, ", json_string(weights),
                      patterns_source.empty() ? std::string("null") : json_string(patterns_source));
-    s += fmt::format("\"forward\": {{\"median_ms\": {}, \"min_ms\": {}}}, \"methods\": [", json_number(forward.median_ms),
+    s += fmt::format("\"forward\": {{\"median_ms\": {}, \"min_ms\": {}}}, ", json_number(forward.median_ms),
                      json_number(forward.min_ms));
+    if (statistics) {
+      s += fmt::format("\"statistics\": {{\"estimator\": {}, \"layers\": {}, \"median_ms\": {}, \"min_ms\": {}, "
+                       "\"images_per_s\": {}}}, ",
+                       json_string(o.statistics), statistics_layers, json_number(statistics->median_ms),
+                       json_number(statistics->min_ms), json_number(1000.0 / statistics->median_ms));
+    }
+    s += "\"methods\": [";
     for (std::size_t i = 0; i < results.size(); ++i) {
       const auto& r = results[i];
       s += fmt::format("{}{{\"name\": {}, \"median_ms\": {}, \"min_ms\": {}, \"prepare_ms\": {}}}", i ? ", " : "",
@@ -228,6 +249,12 @@ int run_benchmark(const BenchmarkOptions& o) {
   };
   row("forward", forward);
   for (const auto& r : results) row(r.name, r.t);
+  if (statistics) {
+    fmt::print("\nstatistics {} ({} dense and conv layers, forward pass included): median {} ms/image, min {} ms/image, "
+               "{:.3g} images/s\n",
+               o.statistics, statistics_layers, ms_text(statistics->median_ms), ms_text(statistics->min_ms),
+               1000.0 / statistics->median_ms);
+  }
   if (!results.empty()) {
     fmt::print("\nExplainer preparation (ms, once per method, outside the timed calls):");
     for (std::size_t i = 0; i < results.size(); ++i) {
@@ -254,6 +281,9 @@ Runner add_benchmark(CLI::App& app) {
       ->required();
   sub->add_option("--batch", o->batch, "Images per call; times are reported per image (default 1)");
   sub->add_option("--repeat", o->repeat, "Timed calls per method after one warm-up call (default 5)");
+  sub->add_option("--statistics", o->statistics,
+                  "Also time the pattern statistics of a fit (linear or two_component), every dense and conv layer, "
+                  "forward pass included; reported in images/s");
   sub->add_flag("--json", o->json, "Print one JSON object instead of the table (layout: README, 'Benchmark your machine')");
   return [o] { return run_benchmark(*o); };
 }
