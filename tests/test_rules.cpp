@@ -120,6 +120,43 @@ TEST(Rules, KernelRulesMatchTheDenseMatrixOracleOnDenseLayers) {
   check_rules_on_layer(spec, random_tensor(Shape{4, 9}, 4), random_tensor(Shape{4}, 5, -0.5, 0.5), random_tensor(Shape{2, 9}, 6, -1, 2));
 }
 
+// A dense layer explained in blocks of output neurons (what a backward pass does with VGG-16's fc6
+// when its rule tensors are not prepared) gives the whole layer's r_in for every rule: blocks of 3
+// of 10 outputs up to float rounding, one block covering all outputs bit for bit.
+TEST(Rules, DenseRulesInBlocksOfOutputsEqualTheWholeLayer) {
+  pn::nn::LayerSpec spec;
+  spec.name = "fc";
+  spec.kind = pn::nn::Kind::linear;
+  spec.in = 9, spec.out = 10;
+  const Tensor w = random_tensor(Shape{10, 9}, 14), b = random_tensor(Shape{10}, 15, -0.5, 0.5);
+  const Tensor x = random_tensor(Shape{2, 9}, 16, -1, 2), a = random_tensor(Shape{10, 9}, 17);
+  const Tensor z = ex::map_forward(spec, w, x, &b);
+  const Tensor r = random_tensor(z.shape(), 18, -2, 2);
+  std::vector<RuleCase> cases = rule_cases();
+  for (ex::KernelRule pr : {ex::KernelRule::pattern, ex::KernelRule::pattern_attribution}) {
+    ex::KernelRuleParams pp;
+    pp.rule = pr;
+    cases.push_back({pr, oracle::Rule::transpose, pp});
+  }
+  for (const RuleCase& c : cases) {
+    SCOPED_TRACE(std::string(ex::kernel_rule_name(c.rule)) + (c.params.ignore_bias ? " (no bias)" : ""));
+    const ex::KernelLayerView view{spec, w, b, x, z, &a};
+    const Tensor whole = ex::apply_kernel_rule(c.params, view, r);
+    const Tensor blocks = ex::apply_dense_rule_in_blocks(c.params, view, r, 3);
+    const Tensor one_block = ex::apply_dense_rule_in_blocks(c.params, view, r, 10);
+    ASSERT_EQ(blocks.shape(), whole.shape());
+    double scale = 0;
+    for (float v : whole.values()) scale = std::max(scale, static_cast<double>(std::fabs(v)));
+    ASSERT_GT(scale, 0.0);
+    for (std::int64_t i = 0; i < whole.numel(); ++i) {
+      ASSERT_NEAR(blocks[i], whole[i], 1e-5 * scale) << "input " << i;
+      ASSERT_EQ(one_block[i], whole[i]) << "input " << i;
+    }
+  }
+  ex::KernelRuleParams p;
+  EXPECT_THROW((void)ex::apply_dense_rule_in_blocks(p, ex::KernelLayerView{spec, w, b, x, z, nullptr}, r, 0), pn::Error);
+}
+
 // A small ReLU network with overlapping max-pooling (3x3 windows, stride 2).
 pn::nn::Sequential small_cnn(std::uint64_t seed, bool with_relu = true, std::int64_t pad = 1) {
   std::vector<pn::nn::LayerSpec> specs;
@@ -355,6 +392,21 @@ TEST(Methods, PreparedRuleWeightsEqualDerivingThemPerCall) {
       nonzero = nonzero || once[i] != 0.0f;
     }
     EXPECT_TRUE(nonzero) << name;
+    // A budget prepares the layers that fit (in order) and leaves the rest to the backward pass:
+    // none with budget 0, conv1 alone with exactly its need; the result is the same bits.
+    const std::int64_t conv1_need = ex::derived_floats(ex::kernel_rule_for(method, m, 0).rule, m.layer(0).weight.value().numel());
+    for (const std::int64_t budget : {std::int64_t{0}, conv1_need}) {
+      const std::vector<ex::RuleWeights> part = ex::prepare_rule_weights(m, method, patterns, budget);
+      for (std::size_t i = 0; i < m.size(); ++i) {
+        if (!m.layer(i).spec.has_params()) continue;
+        const std::int64_t need = ex::derived_floats(ex::kernel_rule_for(method, m, i).rule, m.layer(i).weight.value().numel());
+        // A layer that derives nothing always fits; of the others only conv1, given its need.
+        const bool expect = need == 0 || (i == 0 && need <= budget);
+        EXPECT_EQ(part[i].derived, expect) << name << " layer " << i << " budget " << budget;
+      }
+      const Tensor partly = ex::backward_pass(m, trace, method, patterns, r.clone(), nullptr, &part);
+      for (std::int64_t i = 0; i < once.numel(); ++i) ASSERT_EQ(partly[i], once[i]) << name << " budget " << budget << " at " << i;
+    }
 
     const ex::Explainer explainer(m, method, patterns);
     for (const Tensor* x : {&x1, &x2, &x1}) {

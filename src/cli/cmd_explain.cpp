@@ -35,6 +35,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// `explain` runs one backward pass per method over all its images, so preparing a method's rule
+// tensors (w ⊙ a, w⁺, w⁻, ...) ahead of it saves nothing: they are derived during the pass instead,
+// layer by layer and large dense layers in blocks (prepare_rule_weights with a budget of 0), so a
+// VGG-16 explanation needs the weights, the patterns and a few hundred MB (fc6's w⁺ and w⁻ alone
+// would be 822 MB). `benchmark` prepares everything, the faster choice for repeated calls.
+constexpr std::int64_t kPrepareBudgetFloats = 0;
+
 struct ExplainOptions {
   std::string model, arch, patterns, input, image, method, methods, target = "max", out, heatmap, out_dir, start,
       preprocess = "auto";
@@ -325,13 +332,12 @@ int run_methods(const ExplainOptions& o) {
   }
   fmt::print("forward pass (shared by {} methods): {}\n", methods.size(), duration(forward_secs));
 
-  // One Explainer at a time: a method's prepared rule tensors (VGG-16's w⁺ and w⁻ of fc6 alone are
-  // 800 MB) are released before the next method prepares its own.
+  // One Explainer at a time (each checks its method against the model and the patterns).
   std::vector<MethodResult> results;
   for (explain::Method& m : methods) {
     const auto t1 = std::chrono::steady_clock::now();
     std::optional<explain::Explainer> explainer;
-    explainer.emplace(model, m, patterns ? &*patterns : nullptr, o.patterns);
+    explainer.emplace(model, m, patterns ? &*patterns : nullptr, o.patterns, kPrepareBudgetFloats);
     const double prepare_secs = seconds_since(t1);
     const auto t2 = std::chrono::steady_clock::now();
     explain::Explanation e = explainer->explain_traced(fwd, o.report);
@@ -428,7 +434,7 @@ int run_method(const ExplainOptions& o) {
   const nn::Preprocess prep = image_preprocess(o, model, patterns ? &*patterns : nullptr);
   const Tensor x = load_input(o, model, prep);
 
-  const explain::Explainer explainer(model, method, patterns ? &*patterns : nullptr, o.patterns);
+  const explain::Explainer explainer(model, method, patterns ? &*patterns : nullptr, o.patterns, kPrepareBudgetFloats);
   const auto t0 = std::chrono::steady_clock::now();
   const explain::TracedForward fwd = explain::trace_forward(model, x, target);
   const explain::Explanation e = explainer.explain_traced(fwd, o.report);

@@ -3,6 +3,7 @@
 #include "pn/core/error.h"
 #include "pn/core/finite.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -80,13 +81,24 @@ const Tensor* pattern_for(const KernelRuleParams& p, const Method& m, const Patt
 
 }  // namespace
 
-std::vector<RuleWeights> prepare_rule_weights(const nn::Sequential& model, const Method& m, const Patterns* patterns) {
+std::vector<RuleWeights> prepare_rule_weights(const nn::Sequential& model, const Method& m, const Patterns* patterns,
+                                              std::int64_t budget_floats) {
   if (m.needs_patterns && !patterns) throw Error("--method {} needs patterns: pass --patterns P.safetensors (from `patternnet fit-patterns`)", m.name);
   std::vector<RuleWeights> out(model.size());
+  std::int64_t used = 0;
   for (std::size_t i = 0; i < model.size(); ++i) {
     const nn::Layer& layer = model.layer(i);
     if (layer.spec.kind != nn::Kind::linear && layer.spec.kind != nn::Kind::conv2d) continue;
     const KernelRuleParams& p = kernel_rule_for(m, model, i);
+    const std::int64_t need = derived_floats(p.rule, layer.weight.value().numel());
+    if (budget_floats >= 0 && used + need > budget_floats) {
+      if (const Tensor* pattern = pattern_for(p, m, patterns, layer.spec.name); pattern && pattern->shape() != layer.weight.value().shape()) {
+        throw Error("layer '{}': the pattern has shape {} but the weight has shape {}", layer.spec.name, pattern->shape().str(),
+                    layer.weight.value().shape().str());
+      }
+      continue;  // derived on the spot by each backward pass
+    }
+    used += need;
     Shape sample{1};
     for (std::int64_t d : i == 0 ? model.input_shape() : model.output_shape(i - 1)) sample.push_back(d);
     out[i] = derive_rule_weights(p, layer.spec, layer.weight.value(), layer.bias.value(), pattern_for(p, m, patterns, layer.spec.name), sample);
@@ -116,8 +128,14 @@ Tensor backward_pass(const nn::Sequential& model, const nn::Trace& trace, const 
       case nn::Kind::conv2d: {
         const KernelRuleParams& p = kernel_rule_for(m, model, i);
         const Tensor* pattern = pattern_for(p, m, patterns, spec.name);
-        const RuleWeights* w = prepared ? &(*prepared)[i] : nullptr;
-        r_in = apply_kernel_rule(p, KernelLayerView{spec, layer.weight.value(), layer.bias.value(), x, y, pattern, w}, r);
+        const RuleWeights* w = prepared && (*prepared)[i].derived ? &(*prepared)[i] : nullptr;
+        const KernelLayerView view{spec, layer.weight.value(), layer.bias.value(), x, y, pattern, w};
+        const std::int64_t in_features = layer.weight.value().numel() / std::max<std::int64_t>(1, layer.weight.value().dim(0));
+        if (!w && spec.kind == nn::Kind::linear && derived_floats(p.rule, layer.weight.value().numel()) > kDenseBlockFloats) {
+          r_in = apply_dense_rule_in_blocks(p, view, r, std::max<std::int64_t>(1, kDenseBlockFloats / in_features));
+        } else {
+          r_in = apply_kernel_rule(p, view, r);
+        }
         rule = kernel_rule_name(p.rule);
         break;
       }

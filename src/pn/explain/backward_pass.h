@@ -28,7 +28,15 @@ Tensor backward_pass(const nn::Sequential& model, const nn::Trace& trace, const 
                      Tensor r, std::vector<LayerFlow>* flows = nullptr, const std::vector<RuleWeights>* prepared = nullptr);
 
 // RuleWeights for every kernel layer of the model under method m (empty entries elsewhere).
-// Checks the patterns' presence and shapes for the pattern methods.
-std::vector<RuleWeights> prepare_rule_weights(const nn::Sequential& model, const Method& m, const Patterns* patterns);
+// Checks the patterns' presence and shapes for the pattern methods. With budget_floats >= 0 the
+// derived tensors of all prepared layers together stay within that many floats: a layer that does
+// not fit is left underived (RuleWeights::derived false) and derived on the spot by every backward
+// pass, a large dense layer then block by block (kDenseBlockFloats).
+std::vector<RuleWeights> prepare_rule_weights(const nn::Sequential& model, const Method& m, const Patterns* patterns,
+                                              std::int64_t budget_floats = -1);
+
+// A dense layer whose rule derives more floats than this, and has no prepared RuleWeights, is
+// explained in blocks of output neurons (apply_dense_rule_in_blocks) of about this many weights.
+inline constexpr std::int64_t kDenseBlockFloats = std::int64_t{4} << 20;  // 16 MiB
 
 }  // namespace pn::explain

@@ -15,13 +15,14 @@ void accumulate(Tensor& acc, const Tensor& t, float scale) {
 
 }  // namespace
 
-Explainer::Explainer(const nn::Sequential& model, Method method, const Patterns* patterns, const std::string& patterns_source)
+Explainer::Explainer(const nn::Sequential& model, Method method, const Patterns* patterns, const std::string& patterns_source,
+                     std::int64_t prepare_budget_floats)
     : model_(model), method_(std::move(method)), patterns_(patterns) {
   if (method_.needs_patterns) {
     if (!patterns_) throw Error("--method {} needs patterns: pass --patterns P.safetensors (from `patternnet fit-patterns`)", method_.name);
     check_patterns_match(*patterns_, model_, patterns_source);
   }
-  prepared_ = prepare_rule_weights(model_, method_, patterns_);
+  prepared_ = prepare_rule_weights(model_, method_, patterns_, prepare_budget_floats);
 }
 
 // One traced forward and the method's backward pass for fixed targets.

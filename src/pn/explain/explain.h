@@ -45,8 +45,11 @@ TracedForward trace_forward(const nn::Sequential& model, const Tensor& x, std::o
 // values: the prepared tensors are derived from them.
 class Explainer {
  public:
-  // patterns_source names the patterns in error messages (e.g. their file).
-  Explainer(const nn::Sequential& model, Method method, const Patterns* patterns, const std::string& patterns_source = "the patterns");
+  // patterns_source names the patterns in error messages (e.g. their file). prepare_budget_floats
+  // (prepare_rule_weights): -1 prepares every layer's rule tensors once, the fastest for many
+  // calls; a budget bounds the memory they hold, the rest is derived on every call.
+  Explainer(const nn::Sequential& model, Method method, const Patterns* patterns, const std::string& patterns_source = "the patterns",
+            std::int64_t prepare_budget_floats = -1);
 
   // target: an output index for every sample, or the arg-max per sample when empty.
   Explanation operator()(const Tensor& x, std::optional<std::int64_t> target = std::nullopt, bool record_flows = false) const;

@@ -12,6 +12,8 @@
 #include "pn/core/error.h"
 #include "pn/explain/rules.h"
 
+#include <algorithm>
+
 #include <vector>
 
 namespace pn::explain {
@@ -161,6 +163,41 @@ Tensor apply_kernel_rule(const KernelRuleParams& p, const KernelLayerView& l, co
     case KernelRule::lrp_zbox: return zbox_rule(p, l, w, r);
   }
   throw Error("unknown kernel rule");
+}
+
+Tensor apply_dense_rule_in_blocks(const KernelRuleParams& p, const KernelLayerView& l, const Tensor& r,
+                                  std::int64_t rows_per_block) {
+  if (l.spec.kind != nn::Kind::linear) throw Error("layer '{}': only dense layers are explained in blocks of outputs", l.spec.name);
+  if (rows_per_block < 1) throw Error("layer '{}': blocks of {} outputs", l.spec.name, rows_per_block);
+  const std::int64_t outs = l.weight.dim(0), ins = l.weight.dim(1), n = r.dim(0);
+  if (r.shape() != Shape{n, outs} || l.z.shape() != r.shape()) {
+    throw Error("layer '{}': signal {} and output {} do not match the weight {}", l.spec.name, r.shape().str(), l.z.shape().str(),
+                l.weight.shape().str());
+  }
+  Tensor total = Tensor::zeros(l.x.shape());
+  for (std::int64_t j0 = 0; j0 < outs; j0 += rows_per_block) {
+    const std::int64_t nb = std::min(rows_per_block, outs - j0);
+    const auto rows = [&](const Tensor& t) {  // rows [j0, j0 + nb) of an (outs, ins) tensor
+      Tensor b(Shape{nb, ins});
+      std::copy_n(t.data() + j0 * ins, nb * ins, b.data());
+      return b;
+    };
+    const auto columns = [&](const Tensor& t) {  // columns [j0, j0 + nb) of an (n, outs) tensor
+      Tensor b(Shape{n, nb});
+      for (std::int64_t s = 0; s < n; ++s) std::copy_n(t.data() + s * outs + j0, nb, b.data() + s * nb);
+      return b;
+    };
+    const Tensor wb = rows(l.weight);
+    Tensor bb(Shape{nb});
+    std::copy_n(l.bias.data() + j0, nb, bb.data());
+    const Tensor pb = l.pattern ? rows(*l.pattern) : Tensor();
+    const Tensor zb = columns(l.z);
+    nn::LayerSpec spec = l.spec;
+    spec.out = nb;
+    const Tensor part = apply_kernel_rule(p, KernelLayerView{spec, wb, bb, l.x, zb, l.pattern ? &pb : nullptr, nullptr}, columns(r));
+    for (std::int64_t i = 0; i < total.numel(); ++i) total[i] += part[i];
+  }
+  return total;
 }
 
 const char* kernel_rule_name(KernelRule r) {

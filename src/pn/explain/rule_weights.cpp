@@ -78,9 +78,25 @@ Tensor ones_response(const nn::LayerSpec& spec, const Tensor& m, const Shape& sa
 
 }  // namespace
 
+std::int64_t derived_floats(KernelRule rule, std::int64_t weight_floats) {
+  switch (rule) {
+    case KernelRule::weights:
+    case KernelRule::pattern:
+    case KernelRule::lrp_z:
+    case KernelRule::lrp_epsilon: return 0;
+    case KernelRule::pattern_attribution:
+    case KernelRule::lrp_w_square:
+    case KernelRule::lrp_flat: return weight_floats;
+    case KernelRule::lrp_alpha_beta:
+    case KernelRule::lrp_zbox: return 2 * weight_floats;
+  }
+  return 2 * weight_floats;
+}
+
 RuleWeights derive_rule_weights(const KernelRuleParams& p, const nn::LayerSpec& spec, const Tensor& weight, const Tensor& bias,
                                 const Tensor* pattern, const Shape& sample_in) {
   RuleWeights w;
+  w.derived = true;
   switch (p.rule) {
     case KernelRule::weights:
     case KernelRule::lrp_z:

@@ -73,7 +73,11 @@ struct RuleWeights {
                     // l·w⁺ + h·w⁻ (zB); shaped like one sample of the layer's output
   Tensor wp, wn;    // w⁺, w⁻ (alpha-beta, zB)
   Tensor bp, bn;    // b⁺, b⁻ (alpha-beta)
+  bool derived = false;  // set by derive_rule_weights; an entry left false is derived on the spot
 };
+
+// Floats derive_rule_weights allocates for a rule on a weight of weight_floats values (0, 1x or 2x).
+std::int64_t derived_floats(KernelRule rule, std::int64_t weight_floats);
 
 // A kernel layer (linear or conv2d) as a rule sees it: its spec and parameters, its input x from
 // the trace, its bias-inclusive output z (also from the trace), for the pattern rules the pattern
@@ -96,6 +100,13 @@ RuleWeights derive_rule_weights(const KernelRuleParams& p, const nn::LayerSpec& 
 
 // r is (N, outputs of the layer) in the layer's output shape; returns r_in in x's shape.
 Tensor apply_kernel_rule(const KernelRuleParams& p, const KernelLayerView& layer, const Tensor& r);
+// A dense layer's rule applied to blocks of rows_per_block output neurons (rows of the weight) in
+// turn, the blocks' r_in added up. Every kernel rule's r_in is a sum over the output neurons, each
+// term depending on that neuron's weights, bias, pattern and output alone, so the sum is the whole
+// layer's r_in (up to the order of float additions), while the rule's derived tensors (w⁺ and w⁻,
+// w ⊙ a, ...) exist for one block at a time: fc6's w⁺ and w⁻ are 822 MB, a block of 167 rows 33 MB.
+Tensor apply_dense_rule_in_blocks(const KernelRuleParams& p, const KernelLayerView& layer, const Tensor& r,
+                                  std::int64_t rows_per_block);
 // The three substitution rules alone (rule_substitute.cpp); apply_kernel_rule dispatches to it
 // with the layer's RuleWeights (prepared or derived on the spot).
 Tensor apply_substitute_rule(const KernelRuleParams& p, const KernelLayerView& layer, const RuleWeights& w, const Tensor& r);
