@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 namespace pn::explain {
 
@@ -140,7 +141,8 @@ Tensor backward_pass(const nn::Sequential& model, const nn::Trace& trace, const 
         break;
       }
       case nn::Kind::relu:
-        r_in = apply_relu_rule(m.relu, x, flows ? r.clone() : std::move(r));  // flows still measure r below
+        // The rule overwrites the signal it is given; with flows, r is still measured below.
+        r_in = apply_relu_rule(m.relu, x, flows ? r.clone() : std::exchange(r, Tensor()));
         rule = relu_rule_name(m.relu);
         break;
       case nn::Kind::maxpool2d:
