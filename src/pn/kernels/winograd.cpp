@@ -179,14 +179,16 @@ bool winograd_suits(const ConvGeom& g) {
   return g.batch * ((g.out_h + 1) / 2) * ((g.out_w + 1) / 2) >= kWinogradMinTiles;
 }
 
-void winograd_conv3x3(const KernelTable& t, const ConvGeom& g, const float* x, const float* w, bool flip, float* y) {
+void winograd_conv3x3(const KernelTable& t, const ConvGeom& g, const float* x, const float* w, bool flip, float* y,
+                      std::int64_t chunk_rows_override) {
   const std::int64_t K = g.out_c, C = g.in_c;
   Tiles tl;
   tl.th = (g.out_h + 1) / 2;
   tl.tw = (g.out_w + 1) / 2;
   tl.rows = g.batch * tl.th;
   const std::int64_t per_row = kXi * (C + K) * tl.tw;
-  const std::int64_t chunk_rows = std::clamp<std::int64_t>(kChunkBudgetFloats / per_row, 1, tl.rows);
+  const std::int64_t chunk_rows =
+      std::clamp<std::int64_t>(chunk_rows_override > 0 ? chunk_rows_override : kChunkBudgetFloats / per_row, 1, tl.rows);
   const std::int64_t T = chunk_rows * tl.tw;  // tiles per full chunk: the leading dimension of V and M
 
   thread_local AlignedBuffer u_buf, v_buf, m_buf;

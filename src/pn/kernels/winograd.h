@@ -37,6 +37,9 @@ bool winograd_suits(const ConvGeom& g);
 // winograd_suits. Without flip, w is (out_c, in_c, 3, 3) as in conv2d_forward. With flip, w is
 // stored (in_c, out_c, 3, 3) and filter (o, c) is w's filter (c, o) rotated by 180 degrees: the
 // backward-data pass of the layer whose weights are w (x is then its dy, y its dx).
-void winograd_conv3x3(const KernelTable& t, const ConvGeom& g, const float* x, const float* w, bool flip, float* y);
+// chunk_rows > 0 overrides the tile rows per chunk (the tests cut chunks across and inside images);
+// the result does not depend on it, bit for bit.
+void winograd_conv3x3(const KernelTable& t, const ConvGeom& g, const float* x, const float* w, bool flip, float* y,
+                      std::int64_t chunk_rows = 0);
 
 }  // namespace pn::kernels
