@@ -476,6 +476,29 @@ TEST(Regression, FuzzImagePnmHeaderNumberOverflow) {
   EXPECT_EQ(pn::io::read_image(path).shape(), pn::Shape({3, 2, 2}));
 }
 
+TEST(Regression, FuzzImageTinyTgaClaimingAHugeImage) {
+  // fuzz_image, 5 s CI run: 147 bytes of TGA header claiming 3855 x 3855 pixels. stb reads zeros
+  // past the end of a TGA, so the file decoded into 15 million black pixels (0.4 s and 180 MB of
+  // floats in release, a libFuzzer timeout under ASan). Formats other than PNG and JPEG must now
+  // hold at least one byte per 4096 pixels they claim.
+  TempDir dir;
+  const std::string path = dir.file("tiny.tga");
+  const auto tga = [](int w, int h, std::size_t data_bytes) {
+    std::string t = bytes_of({0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, static_cast<unsigned char>(w & 0xff),
+                              static_cast<unsigned char>(w >> 8), static_cast<unsigned char>(h & 0xff),
+                              static_cast<unsigned char>(h >> 8), 24, 0});
+    for (std::size_t i = 0; i < data_bytes; ++i) t.push_back(static_cast<char>(i * 37 % 251));
+    return t;
+  };
+  write_bytes(path, tga(3855, 3855, 129));
+  const std::string msg = message_of([&] { (void)pn::io::read_image(path); });
+  EXPECT_THAT(msg, HasSubstr("claims 3855x3855 pixels in 147 bytes: it is truncated"));
+  // A complete small TGA (3 x 2 pixels, 18 bytes of data) still decodes.
+  write_bytes(path, tga(3, 2, 18));
+  const pn::Tensor img = pn::io::read_image(path);
+  EXPECT_EQ(img.shape(), pn::Shape({3, 2, 3}));
+}
+
 TEST(Regression, FuzzImagePngEmptyFirstIdat) {
   // fuzz_image, 5 s CI run: a PNG whose first IDAT chunk is empty made stb_image 2.27 call
   // memcpy(NULL, data, 0) (UBSan: null pointer passed as argument 1, declared never null).

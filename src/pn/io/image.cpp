@@ -237,6 +237,30 @@ void write_png_channels(const std::string& path, const std::vector<std::uint8_t>
   write_file_atomic(path, sink.bytes);
 }
 
+// PNG and JPEG decoding fails on missing data, but stb reads zeros past the end of the other
+// formats: 147 bytes of TGA header claiming 3855 x 3855 pixels decoded into 15 million black
+// pixels (fuzz_image). None of their encodings packs more than a few thousand pixels into a byte
+// (run lengths stop at 128-255 pixels per packet of two or more bytes; GIF's LZW codes at 4096
+// bytes per 12 bits), so a file with fewer than one byte per kMaxPixelsPerByte pixels is cut short.
+void check_bytes_for_pixels(std::FILE* f, const std::string& path, int w, int h) {
+  constexpr std::int64_t kMaxPixelsPerByte = 4096;
+  unsigned char head[3] = {};
+  const std::size_t got = std::fread(head, 1, 3, f);
+  std::rewind(f);
+  const bool png = got >= 3 && head[0] == 0x89 && head[1] == 'P' && head[2] == 'N';
+  const bool jpeg = got >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF;
+  if (png || jpeg) return;
+  std::error_code ec;
+  const auto bytes = static_cast<std::int64_t>(std::filesystem::file_size(path, ec));
+  if (ec) return;  // not a regular file: nothing to compare with
+  const std::int64_t pixels = static_cast<std::int64_t>(w) * static_cast<std::int64_t>(h);
+  if (pixels > bytes * kMaxPixelsPerByte) {
+    throw Error("image file '{}' claims {}x{} pixels in {} bytes: it is truncated (no format patternnet reads packs more "
+                "than {} pixels into a byte, except PNG and JPEG, which check their own data)",
+                path, w, h, bytes, kMaxPixelsPerByte);
+  }
+}
+
 }  // namespace
 
 Tensor read_image(const std::string& path) {
@@ -259,6 +283,7 @@ Tensor read_image(const std::string& path) {
                                    : stbi_info_from_memory(mem, mem_size, &w, &h, &channels_in_file);
   if (!info) throw Error("cannot decode image file '{}' (expected PNG, JPEG or BMP): {}", path, stb_reason());
   check_image_size(path, w, h);
+  check_bytes_for_pixels(file.get(), path, w, h);
   // Asking for 3 components makes stb convert gray, gray+alpha and RGBA to RGB.
   const std::unique_ptr<unsigned char, StbiFree> pixels(cleaned.empty()
                                                             ? stbi_load_from_file(file.get(), &w, &h, &channels_in_file, 3)
