@@ -480,7 +480,7 @@ TEST(Regression, FuzzImageTinyTgaClaimingAHugeImage) {
   // fuzz_image, 5 s CI run: 147 bytes of TGA header claiming 3855 x 3855 pixels. stb reads zeros
   // past the end of a TGA, so the file decoded into 15 million black pixels (0.4 s and 180 MB of
   // floats in release, a libFuzzer timeout under ASan). Formats other than PNG and JPEG must now
-  // hold at least one byte per 4096 pixels they claim.
+  // hold at least one byte per 256 pixels they claim (GIF 4096).
   TempDir dir;
   const std::string path = dir.file("tiny.tga");
   const auto tga = [](int w, int h, std::size_t data_bytes) {
@@ -493,6 +493,9 @@ TEST(Regression, FuzzImageTinyTgaClaimingAHugeImage) {
   write_bytes(path, tga(3855, 3855, 129));
   const std::string msg = message_of([&] { (void)pn::io::read_image(path); });
   EXPECT_THAT(msg, HasSubstr("claims 3855x3855 pixels in 147 bytes: it is truncated"));
+  // The bound itself: 512 x 512 pixels need 1024 bytes, header included.
+  write_bytes(path, tga(512, 512, 1023 - 18));
+  EXPECT_THAT(message_of([&] { (void)pn::io::read_image(path); }), HasSubstr("512x512 pixels in 1023 bytes: it is truncated"));
   // A complete small TGA (3 x 2 pixels, 18 bytes of data) still decodes.
   write_bytes(path, tga(3, 2, 18));
   const pn::Tensor img = pn::io::read_image(path);

@@ -239,25 +239,27 @@ void write_png_channels(const std::string& path, const std::vector<std::uint8_t>
 
 // PNG and JPEG decoding fails on missing data, but stb reads zeros past the end of the other
 // formats: 147 bytes of TGA header claiming 3855 x 3855 pixels decoded into 15 million black
-// pixels (fuzz_image). None of their encodings packs more than a few thousand pixels into a byte
-// (run lengths stop at 128-255 pixels per packet of two or more bytes; GIF's LZW codes at 4096
-// bytes per 12 bits), so a file with fewer than one byte per kMaxPixelsPerByte pixels is cut short.
+// pixels (fuzz_image). Their encodings bound how many pixels a byte can hold: run lengths (TGA,
+// BMP, PSD, HDR, PIC) stop at 128-255 pixels per packet of at least two bytes, under 128 pixels
+// per byte; GIF's LZW can reach about 2700 (a 12-bit code for a run of up to 4096). A file below
+// 256 (GIF: 4096) pixels per byte of the claim is cut short.
 void check_bytes_for_pixels(std::FILE* f, const std::string& path, int w, int h) {
-  constexpr std::int64_t kMaxPixelsPerByte = 4096;
-  unsigned char head[3] = {};
-  const std::size_t got = std::fread(head, 1, 3, f);
+  unsigned char head[4] = {};
+  const std::size_t got = std::fread(head, 1, 4, f);
   std::rewind(f);
   const bool png = got >= 3 && head[0] == 0x89 && head[1] == 'P' && head[2] == 'N';
   const bool jpeg = got >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF;
   if (png || jpeg) return;
+  const bool gif = got >= 4 && head[0] == 'G' && head[1] == 'I' && head[2] == 'F' && head[3] == '8';
+  const std::int64_t max_per_byte = gif ? 4096 : 256;
   std::error_code ec;
   const auto bytes = static_cast<std::int64_t>(std::filesystem::file_size(path, ec));
   if (ec) return;  // not a regular file: nothing to compare with
   const std::int64_t pixels = static_cast<std::int64_t>(w) * static_cast<std::int64_t>(h);
-  if (pixels > bytes * kMaxPixelsPerByte) {
-    throw Error("image file '{}' claims {}x{} pixels in {} bytes: it is truncated (no format patternnet reads packs more "
-                "than {} pixels into a byte, except PNG and JPEG, which check their own data)",
-                path, w, h, bytes, kMaxPixelsPerByte);
+  if (pixels > bytes * max_per_byte) {
+    throw Error("image file '{}' claims {}x{} pixels in {} bytes: it is truncated (its format packs at most {} pixels into a "
+                "byte)",
+                path, w, h, bytes, max_per_byte);
   }
 }
 

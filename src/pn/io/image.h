@@ -20,7 +20,7 @@ namespace pn::io {
 // names the file and quotes the decoder's reason. The size is read from the header and checked
 // before decoding: at most kMaxImageSide pixels per side and kMaxImagePixels in all, and a file in
 // a format other than PNG and JPEG (which check their own data) must hold at least one byte per
-// 4096 pixels it claims (stb reads zeros past the end of those formats).
+// 256 pixels it claims, GIF per 4096 (stb reads zeros past the end of those formats).
 Tensor read_image(const std::string& path);
 
 // 2^26 pixels (a 64-megapixel photo) is a (3, H, W) float tensor of 768 MiB plus 192 MiB of
