@@ -68,6 +68,9 @@ bool is_pointwise(const ConvGeom& g) {
   return g.kernel_h == 1 && g.kernel_w == 1 && g.stride == 1 && g.pad == 0;
 }
 
+// 3x3 same convolutions go through Winograd's F(2x2, 3x3) unless PN_CONV=direct (winograd.h).
+bool use_winograd(const ConvGeom& g) { return winograd_suits(g) && conv_algo() == ConvAlgo::automatic; }
+
 float* scratch(std::int64_t floats) {
   thread_local AlignedBuffer buffer;
   if (buffer.size() < floats) buffer = AlignedBuffer(floats);
@@ -165,7 +168,7 @@ void col2im(const ConvGeom& g, const float* col, std::int64_t row0, std::int64_t
 
 void conv2d_forward(const KernelTable& t, const ConvGeom& g, const float* x, const float* w, const float* bias,
                     float* y) {
-  if (winograd_suits(g) && conv_algo() == ConvAlgo::automatic) {
+  if (use_winograd(g)) {
     winograd_conv3x3(t, g, x, w, false, y);
     if (bias) t.bias_add(y, bias, g.batch, g.out_c, g.positions());
     return;
@@ -209,7 +212,7 @@ void conv2d_forward(const KernelTable& t, const ConvGeom& g, const float* x, con
 }
 
 void conv2d_backward_data(const KernelTable& t, const ConvGeom& g, const float* dy, const float* w, float* dx) {
-  if (winograd_suits(g) && conv_algo() == ConvAlgo::automatic) {
+  if (use_winograd(g)) {
     // A 3x3 same convolution's adjoint is a 3x3 same convolution from out_c to in_c channels.
     const ConvGeom back = make_conv_geom(g.batch, g.out_c, g.out_h, g.out_w, g.in_c, 3, 3, 1, 1);
     winograd_conv3x3(t, back, dy, w, true, dx);

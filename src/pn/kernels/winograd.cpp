@@ -197,7 +197,7 @@ void winograd_conv3x3(const KernelTable& t, const ConvGeom& g, const float* x, c
   float* m = scratch(m_buf, kXi * K * T);
   transform_weights(g, w, flip, u);
 
-  // Each thread's rows of partial sums (allocated here: nothing may throw inside the parallel region).
+  // Each thread's rows of partial sums, allocated before the parallel region.
   const std::int64_t row_floats = 8 * (tl.tw + 1);
   thread_local AlignedBuffer rows_buf;
   float* rows = scratch(rows_buf, omp_get_max_threads() * row_floats);
